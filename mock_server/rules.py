@@ -1,0 +1,112 @@
+"""Steps 4-6 of the contract: what a parsed body must hold. Pure functions of (body, settings).
+
+Each check raises ``ApiError`` with the code the spec's rule table gives it;
+the order of the checks is the table's precedence order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import spec
+from mock_server.exceptions import ApiError
+from mock_server.settings import Settings
+
+_SPEC = spec.load()
+# str.strip(chars) strips exactly these; str.isspace() would also take U+001C..U+001F.
+WHITE_SPACE = "".join(sorted(_SPEC.white_space))
+EUID_MAX = _SPEC.limits.euid_max
+
+
+def is_blank(value: str) -> bool:
+    return not value.strip(WHITE_SPACE)
+
+
+@dataclass(frozen=True)
+class ContactUpdate:
+    euid: int
+    contacts: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Registration:
+    identity_name: str
+    identity_values: list[str]
+
+
+class Rules:
+    """The body rules for one set of settings, compiled once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._name = re.compile(_SPEC.name_pattern)
+        self._types = frozenset(settings.contact_types)
+        self._identity_names = frozenset(_SPEC.identity_names)
+
+    def euid(self, body: dict[str, Any]) -> int:
+        euid = body.get("euid")
+        if euid is None or euid == "":
+            raise ApiError(40007, "euid is missing or empty")
+        # type() rather than isinstance(): booleans are ints to Python, not to JSON.
+        if type(euid) is not int or not 1 <= euid <= EUID_MAX:
+            raise ApiError(55108, "euid must be an integer in 1..9223372036854775807")
+        return euid
+
+    def contacts(self, body: dict[str, Any]) -> dict[str, str]:
+        contacts = body.get("contacts")
+        if type(contacts) is not dict:
+            raise ApiError(55004, "contacts must be a JSON object")
+        if not contacts:
+            raise ApiError(55103, "contacts is empty")
+        limit = self.settings.max_contacts
+        if len(contacts) > limit:
+            raise ApiError(55101, f"contacts has more than {limit} entries")
+        for name, value in contacts.items():
+            self._entry(name, value)
+        return contacts
+
+    def _entry(self, name: str, value: object) -> None:
+        settings = self.settings
+        if not name or len(name) > settings.max_name_length or not self._name.fullmatch(name):
+            raise ApiError(55102, f"contacts name {name[:80]!r} is not a valid name")
+        if name not in self._types:
+            raise ApiError(55106, f"contacts name {name!r} is not a supported contact type")
+        if value is None:
+            raise ApiError(55103, f"contacts.{name} is null")
+        if type(value) is not str:
+            raise ApiError(55004, f"contacts.{name} must be a string")
+        if is_blank(value):
+            raise ApiError(55107, f"contacts.{name} is empty")
+        if len(value) > settings.max_value_length:
+            raise ApiError(55105, f"contacts.{name} is longer than {settings.max_value_length} characters")
+
+    def contact_update(self, body: dict[str, Any]) -> ContactUpdate:
+        """Steps 4-6, except strict-euid, which needs state and is the service's."""
+        euid = self.euid(body)
+        return ContactUpdate(euid, self.contacts(body))
+
+    def registration(self, body: dict[str, Any]) -> Registration:
+        name = body.get("identity_name")
+        values = body.get("identity_values")
+        if type(name) is not str:
+            raise ApiError(55004, "identity_name must be a string")
+        if name not in self._identity_names:
+            raise ApiError(55106, f"identity_name must be one of {', '.join(_SPEC.identity_names)}")
+        if type(values) is not list:
+            raise ApiError(55004, "identity_values must be an array")
+        if not values:
+            raise ApiError(55107, "identity_values is empty")
+        limit = _SPEC.limits.register_max_values
+        if len(values) > limit:
+            raise ApiError(55101, f"identity_values has more than {limit} values")
+        max_length = _SPEC.limits.register_max_value_length
+        for i, value in enumerate(values):
+            if type(value) is not str:
+                raise ApiError(55004, f"identity_values[{i}] must be a string")
+            if is_blank(value):
+                raise ApiError(55107, f"identity_values[{i}] is empty")
+            if len(value) > max_length:
+                raise ApiError(55105, f"identity_values[{i}] is longer than {max_length} characters")
+        return Registration(name, values)

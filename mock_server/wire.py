@@ -1,0 +1,33 @@
+"""The plain request and response the rules work on; no web framework in here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    # Lower-case header names; the adapter folds repeats as HTTP allows.
+    headers: dict[str, str]
+    body: bytes = b""
+    query: str = ""
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    payload: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    # HEAD answers carry no body, whatever the payload says.
+    omit_body: bool = False
+    # Filled in by the rules for the journal: which euid and project the request named.
+    euid: int | None = None
+    project: str | None = None
+
+    @property
+    def code(self) -> int | None:
+        code = self.payload.get("code")
+        return code if isinstance(code, int) else None

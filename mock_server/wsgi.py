@@ -1,0 +1,92 @@
+"""The lean HTTP adapter: WSGI environ in, ``HttpRequest`` to the service, bytes out.
+
+It answers every route but the control API itself, ahead of Flask's routing:
+per request it costs a dict walk and one JSON encode, which is what lets the
+mock keep all its behaviour on and still outrun Prism (see bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from mock_server.exceptions import DropConnection
+from mock_server.service import MockService
+from mock_server.wire import HttpRequest
+
+CONTROL_PREFIX = "/__mock"
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def headers_of(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {}
+    for name, value in environ.items():
+        if name.startswith("HTTP_"):
+            headers[name[5:].replace("_", "-").lower()] = value
+    for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(name):
+            headers[name.replace("_", "-").lower()] = environ[name]
+    return headers
+
+
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """At most ``limit + 1`` bytes: enough to tell an over-size body, never more."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH", "")
+    if length.isdigit():
+        wanted = min(int(length), limit + 1)
+        return stream.read(wanted) if wanted else b""
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return stream.read(limit + 1)
+    return b""
+
+
+def _dropped(start_response: Callable[..., Any]) -> Iterator[bytes]:
+    # WSGI gives no handle on the socket. Promising a body and then failing to
+    # produce it makes the server abort the connection mid-response, which is
+    # what a client sees when the real API drops it.
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "64")])
+    raise RuntimeError("connection dropped by fault injection")
+    yield b""  # pragma: no cover - makes this a generator
+
+
+class BusinessApp:
+    """WSGI middleware: the control API goes on to ``fallback`` (Flask), all else to the service."""
+
+    def __init__(self, service: MockService, fallback: WsgiApp) -> None:
+        self.service = service
+        self.fallback = fallback
+        self._read_limit = service.settings.max_body_bytes
+        self._control = service.settings.control_enabled
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        if self._control and (path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")):
+            return self.fallback(environ, start_response)
+        request = HttpRequest(
+            method=environ.get("REQUEST_METHOD", "GET"),
+            path=path,
+            headers=headers_of(environ),
+            body=read_body(environ, self._read_limit),
+            query=environ.get("QUERY_STRING", ""),
+        )
+        try:
+            response = self.service.handle(request)
+        except DropConnection:
+            return _dropped(start_response)
+        body = b"" if response.omit_body else orjson.dumps(response.payload)
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        headers.extend(response.headers.items())
+        start_response(f"{response.status} {_REASONS.get(response.status, 'Status')}", headers)
+        return [body]
+
+
+_REASONS = {
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content",
+    429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+}
