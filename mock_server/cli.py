@@ -45,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from mock_server.serve import serve
 
-    return serve(settings, options)
+    try:
+        return serve(settings, options)
+    except ConfigError as exc:
+        print(f"engagelab-mock: cannot serve: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

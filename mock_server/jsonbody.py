@@ -55,9 +55,8 @@ def is_json_content_type(value: str | None) -> bool:
         return False
     for param in params.split(";"):
         name, _, param_value = param.partition("=")
-        if name.strip().lower() == "charset":
-            if param_value.strip().strip('"').lower() not in _CHARSETS_UTF8:
-                return False
+        if name.strip().lower() == "charset" and param_value.strip().strip('"').lower() not in _CHARSETS_UTF8:
+            return False
     return True
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import sys
 import tempfile
 from dataclasses import replace
@@ -22,6 +23,7 @@ from flask import Flask
 import spec
 from mock_server.app import create_app
 from mock_server.auth import basic_header
+from mock_server.exceptions import ConfigError
 from mock_server.settings import ACTIVE, ServeOptions, Settings, dump, restore
 from mock_server.store_sqlite import SqliteStore
 
@@ -71,7 +73,10 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         scratch = tempfile.mkdtemp(prefix="engagelab-mock-")
         settings = replace(settings, state_file=str(Path(scratch) / "state.db"))
     if settings.state_file:
-        store = SqliteStore(settings.state_file, settings.journal_size, settings.known_euids)
+        try:
+            store = SqliteStore(settings.state_file, settings.journal_size, settings.known_euids)
+        except sqlite3.Error as exc:
+            raise ConfigError("--state", settings.state_file, f"cannot use as SQLite state: {exc}") from None
         store.remove_faults()  # faults steer one run; they do not outlive a restart
         store.close()
     os.environ[SETTINGS_ENV] = dump(settings)

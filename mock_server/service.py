@@ -12,7 +12,7 @@ import hmac
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import spec
@@ -54,6 +54,7 @@ class MockService:
         self.store = store
         self.auth = Authenticator(settings)
         self.rules = Rules(settings)
+        self._ok_status = settings.status_for(0)
         self.routes: dict[str, Handler] = {
             _SPEC.contact_path: self._set_contacts,
             _SPEC.register_path: self._register,
@@ -63,7 +64,7 @@ class MockService:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        response = HttpResponse(200, {})
+        response = HttpResponse(self._ok_status, {})
         try:
             self._dispatch(request, response)
         except ApiError as exc:
@@ -140,7 +141,7 @@ class MockService:
     def _register(self, body: dict[str, Any], project: Project, response: HttpResponse) -> dict[str, Any]:
         registration = self.rules.registration(body)
         euids = self.store.register(project.key, registration.identity_name, registration.identity_values)
-        data = [{"identity_value": v, "euid": e} for v, e in zip(registration.identity_values, euids)]
+        data = [{"identity_value": v, "euid": e} for v, e in zip(registration.identity_values, euids, strict=False)]
         return {"code": 0, "message": _SPEC.success_message, "data": data}
 
     # -- the journal ----------------------------------------------------------
@@ -150,7 +151,7 @@ class MockService:
         body = request.body[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace")
         euid = response.euid if response else None
         self.store.record({
-            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "method": request.method,
             "path": request.path,
             "query": request.query,

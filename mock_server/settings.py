@@ -11,7 +11,7 @@ import dataclasses
 import json
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,7 +172,7 @@ def _as_euids(value: object) -> tuple[int, ...]:
     return tuple(_as_int(v) for v in value)
 
 
-_CONVERT = {
+_CONVERT: dict[str, Callable[[Any], Any]] = {
     "contact_types": _as_names,
     "project_key_pattern": str,
     "max_body_bytes": _as_int,

@@ -44,8 +44,8 @@ class SqliteStore:
         self._journal_size = journal_size
         self._configured_euids = known_euids
         self._local = threading.local()
+        self._db.executescript(_SCHEMA)
         with self._transaction() as db:
-            db.executescript(_SCHEMA)
             self._seed_sequence(db)
             db.executemany("INSERT OR IGNORE INTO known_euids VALUES (?)", [(e,) for e in known_euids])
 
@@ -82,7 +82,7 @@ class SqliteStore:
     def reset(self) -> None:
         with self._transaction() as db:
             for table in ("contacts", "users", "identities", "known_euids", "journal", "faults"):
-                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM sqlite_sequence WHERE name = 'identities'")
             self._seed_sequence(db)
             db.executemany("INSERT INTO known_euids VALUES (?)", [(e,) for e in self._configured_euids])

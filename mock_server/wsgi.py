@@ -39,9 +39,9 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     length = environ.get("CONTENT_LENGTH", "")
     if length.isdigit():
         wanted = min(int(length), limit + 1)
-        return stream.read(wanted) if wanted else b""
+        return bytes(stream.read(wanted)) if wanted else b""
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return stream.read(limit + 1)
+        return bytes(stream.read(limit + 1))
     return b""
 
 

@@ -78,6 +78,8 @@ class Rules(InProcess):
     name = "rules"
 
     def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Reply:
+        if path.startswith("/__mock/"):
+            return super().request(method, path, body, headers)
         service: MockService = self.app.extensions["engagelab_mock"]
         path, _, query = path.partition("?")
         plain = HttpRequest(method, path, {k.lower(): v for k, v in (headers or {}).items()}, body, query)
