@@ -19,7 +19,7 @@ serve: $(STAMP)
 	$(BIN)/engagelab-mock serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check spec mock_server contract_tests tests bench
+	$(BIN)/ruff check spec mock_server contract_tests tests bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
