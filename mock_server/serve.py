@@ -16,12 +16,12 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
 import spec
-from mock_server.app import create_app
 from mock_server.auth import basic_header
 from mock_server.exceptions import ConfigError
 from mock_server.settings import ACTIVE, ServeOptions, Settings, dump, restore
@@ -33,6 +33,8 @@ _SPEC = spec.load()
 
 def worker_app() -> Flask:
     """Granian's factory target, called once in each worker process."""
+    from mock_server.app import create_app
+
     return create_app(restore(os.environ.pop(SETTINGS_ENV)))
 
 

@@ -19,7 +19,7 @@ import spec
 from mock_server.auth import Authenticator
 from mock_server.exceptions import ApiError, DropConnection
 from mock_server.jsonbody import is_json_content_type, parse_object
-from mock_server.rules import Rules
+from mock_server.rules import EUID_MAX, Rules
 from mock_server.settings import Project, Settings
 from mock_server.store import JOURNAL_BODY_LIMIT, Store
 from mock_server.wire import HttpRequest, HttpResponse
@@ -45,7 +45,8 @@ def _peek_euid(body: bytes) -> int | None:
         euid = parse_object(body, 64).get("euid")
     except ApiError:
         return None
-    return euid if type(euid) is int else None
+    # Only a valid euid names a user; anything else would not even fit the journal's column.
+    return euid if type(euid) is int and 1 <= euid <= EUID_MAX else None
 
 
 class MockService:

@@ -7,14 +7,17 @@ mock keep all its behaviour on and still outrun Prism (see bench/RESULTS.md).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
 
 from mock_server.exceptions import DropConnection
-from mock_server.service import MockService
-from mock_server.wire import HttpRequest
+from mock_server.service import MockService, message_for
+from mock_server.wire import HttpRequest, HttpResponse
+
+_log = logging.getLogger("engagelab_mock")
 
 CONTROL_PREFIX = "/__mock"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -78,6 +81,10 @@ class BusinessApp:
             response = self.service.handle(request)
         except DropConnection:
             return _dropped(start_response)
+        except Exception:
+            # A bug must still answer in the documented shape, not with the server's bare 500.
+            _log.exception("unexpected error answering %s %s", request.method, path[:200])
+            response = HttpResponse(500, {"code": -1, "message": message_for(-1, "unexpected error in the mock")})
         body = b"" if response.omit_body else orjson.dumps(response.payload)
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         headers.extend(response.headers.items())

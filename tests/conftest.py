@@ -158,12 +158,20 @@ def served() -> Iterator[Served]:
     server.stop()
 
 
-@pytest.fixture(params=["rules", "inprocess", "served"])
+@pytest.fixture(scope="session")
+def served_workers() -> Iterator[Served]:
+    """Two Granian workers sharing one SQLite store."""
+    server = Served("--workers", "2")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["rules", "inprocess", "served", "served_workers"])
 def target(request: pytest.FixtureRequest) -> Target:
     if request.param == "rules":
         return Rules()
     if request.param == "inprocess":
         return InProcess()
-    server: Served = request.getfixturevalue("served")
+    server: Served = request.getfixturevalue(request.param)
     assert server.control("POST", "/reset").status == 200
     return server

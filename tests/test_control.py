@@ -176,3 +176,16 @@ def test_served_with_token_flag() -> None:
         assert server.request("GET", "/__mock/health", headers={"X-Mock-Token": "tok"}).status == 200
     finally:
         assert server.stop() == 0
+
+
+def test_a_bug_still_answers_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    target = InProcess()
+    service = target.app.extensions["engagelab_mock"]
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(service.store, "merge_contacts", broken)
+    reply = send(target)
+    assert (reply.status, reply.code) == (500, -1)
+    assert reply.json["message"].startswith("Internal server error.")
