@@ -24,10 +24,12 @@ def is_blank(value: str) -> bool:
     return not value.strip(WHITE_SPACE)
 
 
-@dataclass(frozen=True)
-class ContactUpdate:
-    euid: int
-    contacts: dict[str, str]
+def _check_text(value: str, where: str, max_length: int) -> None:
+    """The value rules shared by contacts and identities: blank first, then length."""
+    if is_blank(value):
+        raise ApiError(55107, f"{where} is empty")
+    if len(value) > max_length:
+        raise ApiError(55105, f"{where} is longer than {max_length} characters")
 
 
 @dataclass(frozen=True)
@@ -77,15 +79,7 @@ class Rules:
             raise ApiError(55103, f"contacts.{name} is null")
         if type(value) is not str:
             raise ApiError(55004, f"contacts.{name} must be a string")
-        if is_blank(value):
-            raise ApiError(55107, f"contacts.{name} is empty")
-        if len(value) > settings.max_value_length:
-            raise ApiError(55105, f"contacts.{name} is longer than {settings.max_value_length} characters")
-
-    def contact_update(self, body: dict[str, Any]) -> ContactUpdate:
-        """Steps 4-6, except strict-euid, which needs state and is the service's."""
-        euid = self.euid(body)
-        return ContactUpdate(euid, self.contacts(body))
+        _check_text(value, f"contacts.{name}", settings.max_value_length)
 
     def registration(self, body: dict[str, Any]) -> Registration:
         name = body.get("identity_name")
@@ -105,8 +99,5 @@ class Rules:
         for i, value in enumerate(values):
             if type(value) is not str:
                 raise ApiError(55004, f"identity_values[{i}] must be a string")
-            if is_blank(value):
-                raise ApiError(55107, f"identity_values[{i}] is empty")
-            if len(value) > max_length:
-                raise ApiError(55105, f"identity_values[{i}] is longer than {max_length} characters")
+            _check_text(value, f"identity_values[{i}]", max_length)
         return Registration(name, values)
