@@ -26,6 +26,7 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest contract_tests -q -p no:cacheprovider
 
 test: lint typecheck unit
 

@@ -24,6 +24,8 @@ class CodeEntry:
     http_status: int | None
     source: str
     emitted: bool
+    # Message texts the vendor has been seen to send for this code, besides the description.
+    published_messages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,8 @@ def load() -> Spec:
         identity_names=tuple(raw["identity_names"]),
         white_space=spaces,
         success_message=raw["success_message"],
-        codes={e["code"]: CodeEntry(**e) for e in raw["codes"]},
+        codes={e["code"]: CodeEntry(**{**e, "published_messages": tuple(e.get("published_messages", ()))})
+               for e in raw["codes"]},
         rules=tuple(_rule(r) for r in raw["rules"]),
         register_rules=tuple(_rule(r) for r in raw["register_rules"]),
         schemas={name.split(".")[0]: load_json(name) for name in SCHEMA_FILES},

@@ -1,0 +1,42 @@
+"""Property-based contract tests for EngageLab's POST /v1/user/contact.
+
+Run ``pytest contract_tests`` (in-process mock) or ``engagelab-contract
+--target URL``; use :func:`run` to drive it from Python.
+"""
+
+from contract_tests.api import ContractRun, plan, run
+from contract_tests.checks import REGISTRY as CHECKS
+from contract_tests.config import Credentials, Profile, RunConfig, TargetKind
+from contract_tests.drift import (
+    CodeDrift,
+    ConfigError,
+    ContractDrift,
+    IdempotencyDrift,
+    IntermittentDrift,
+    LatencyDrift,
+    MessageDrift,
+    ShapeDrift,
+    StatusDrift,
+)
+from contract_tests.runner import Outcome
+
+__all__ = [
+    "CHECKS",
+    "CodeDrift",
+    "ConfigError",
+    "ContractDrift",
+    "ContractRun",
+    "Credentials",
+    "IdempotencyDrift",
+    "IntermittentDrift",
+    "LatencyDrift",
+    "MessageDrift",
+    "Outcome",
+    "Profile",
+    "RunConfig",
+    "ShapeDrift",
+    "StatusDrift",
+    "TargetKind",
+    "plan",
+    "run",
+]

@@ -1,0 +1,77 @@
+"""A single contract case: one request and what the spec says must answer it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contract_tests.config import Credentials, RunConfig
+from contract_tests.draft import Draft
+from contract_tests.http import HttpRequest
+from contract_tests.oracle import Oracle
+
+EXAMPLE_EUID = 10362473
+# Stands in when a case's credentials are not configured; the case is then skipped.
+PLACEHOLDER = Credentials("000000000000000000000000", "not-configured")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    rule: str  # errors.json rule id (or "route.*") the case is evidence for
+    request: HttpRequest
+    code: int | None  # None: any documented non-zero code (404/405 bodies)
+    status: int | None
+    writes_euid: int | None = None  # set on success-path cases: the euid written
+    needs: tuple[str, ...] = ()  # credentials the case cannot run without
+    group: str = "table"
+
+    def __repr__(self) -> str:
+        return f"Case({self.id})"
+
+
+@dataclass(frozen=True)
+class Factory:
+    """Builds cases for one run: knows the credentials, euid and contact types."""
+
+    config: RunConfig
+    oracle: Oracle
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return self.config.profile.types()
+
+    @property
+    def euid(self) -> int:
+        return self.config.euid or EXAMPLE_EUID
+
+    def creds(self, which: str = "credentials") -> Credentials:
+        found: Credentials | None = getattr(self.config, which)
+        return found or PLACEHOLDER
+
+    def base(self) -> Draft:
+        return Draft.valid(self.creds(), self.euid, self.types[0])
+
+    def case(
+        self,
+        case_id: str,
+        rule: str,
+        draft: Draft,
+        code: int | None = None,
+        needs: tuple[str, ...] = ("credentials",),
+        group: str = "table",
+    ) -> Case:
+        """A case expecting the rule's code (or `code`) with the matching status."""
+        expected = self.oracle.rule_code(rule) if code is None and rule not in ROUTE_RULES else code
+        writes = _written_euid(draft) if expected == 0 else None
+        routed = rule in ROUTE_RULES and expected is None
+        status_rule = rule if routed or (rule not in ROUTE_RULES and expected == self.oracle.rule_code(rule)) else None
+        return Case(
+            case_id, rule, draft.request(), expected, self.oracle.status(status_rule, expected), writes, needs, group
+        )
+
+
+ROUTE_RULES = ("route.path", "route.method")
+
+
+def _written_euid(draft: Draft) -> int | None:
+    return draft.euid if isinstance(draft.euid, int) else None

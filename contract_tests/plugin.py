@@ -1,0 +1,148 @@
+"""pytest integration: options, one parametrized item per case, reports at the end."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contract_tests import checks, report
+from contract_tests.api import ContractRun, plan
+from contract_tests.config import ENV_TARGET, Profile, RunConfig
+from contract_tests.drift import ConfigError
+from contract_tests.properties import PROPERTIES
+from contract_tests.session import load_app
+
+RUN_KEY = pytest.StashKey[ContractRun]()
+CONFIG_KEY = pytest.StashKey[RunConfig]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("contract", "EngageLab contact API contract suite")
+    g.addoption("--target", help=f"base URL of the target (env {ENV_TARGET}); default: in-process mock")
+    g.addoption("--report-dir", help="write drift-report.json and summary.md here")
+    g.addoption("--checks", default="", help="comma-separated check names (default: all)")
+    g.addoption("--list-checks", action="store_true", help="list the checks and exit")
+    g.addoption("--allow-writes", action="store_true", help="live targets: run success-path checks (needs --euid)")
+    g.addoption("--euid", type=int, help="the only euid written on a live target")
+    g.addoption("--budget", type=int, help="maximum number of requests (live default 250)")
+    g.addoption("--rate", type=float, help="maximum requests per second (live default 5)")
+    g.addoption("--max-latency", type=float, default=2.0, help="flag answers slower than this (seconds)")
+    g.addoption("--request-timeout", type=float, default=10.0, help="per-request timeout (seconds)")
+    g.addoption("--max-examples", type=int, default=15, help="hypothesis examples per property")
+    g.addoption("--seed", type=int, help="hypothesis seed (printed; reuse it to reproduce)")
+    g.addoption("--dry-run", action="store_true", help="list the requests that would be sent, send nothing")
+    g.addoption("--profile", help="target profile (TOML or JSON): contact_types, http_status, rule_status")
+    g.addoption("--app", help="in-process target: a WSGI app or factory as module:attr (default mock_server)")
+
+
+def config_from_options(config: pytest.Config) -> RunConfig:
+    opt = config.getoption
+    profile_path = opt("--profile")
+    run = RunConfig(
+        target=opt("--target") or os.environ.get(ENV_TARGET) or None,
+        profile=Profile.load(Path(profile_path)) if profile_path else Profile(),
+        allow_writes=bool(opt("--allow-writes")),
+        euid=opt("--euid"),
+        budget=opt("--budget"),
+        rate=opt("--rate"),
+        max_latency=opt("--max-latency"),
+        timeout=opt("--request-timeout"),
+        checks=checks.select(tuple(c.strip() for c in (opt("--checks") or "").split(",") if c.strip())),
+        max_examples=opt("--max-examples"),
+        seed=opt("--seed") if opt("--seed") is not None else random.randrange(2**32),
+        dry_run=bool(opt("--dry-run")),
+        report_dir=Path(opt("--report-dir")) if opt("--report-dir") else None,
+        app_factory=opt("--app"),
+    )
+    return run.with_defaults()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--list-checks", default=False):
+        for name, doc in checks.describe().items():
+            print(f"{name:20} {doc}")
+        pytest.exit("listed checks", returncode=0)
+    try:
+        run_config = config_from_options(config)
+    except (ConfigError, OSError, ValueError) as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[CONFIG_KEY] = run_config
+    if run_config.dry_run:
+        print("\n".join(plan(run_config)))
+        pytest.exit("dry run: nothing was sent", returncode=0)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"contract: {config.stash[CONFIG_KEY].banner()}"
+
+
+def _run(config: pytest.Config) -> ContractRun:
+    if RUN_KEY not in config.stash:
+        run_config = config.stash[CONFIG_KEY]
+        app = load_app(run_config.app_factory) if run_config.target is None else None
+        config.stash[RUN_KEY] = ContractRun.open(run_config, app)
+    return config.stash[RUN_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    run_config = metafunc.config.stash[CONFIG_KEY]
+    if "contract_case" in metafunc.fixturenames:
+        from contract_tests.runner import build_cases
+
+        cases = build_cases(run_config)
+        metafunc.parametrize("contract_case", cases, ids=[c.id for c in cases])
+    if "contract_property" in metafunc.fixturenames:
+        metafunc.parametrize("contract_property", PROPERTIES, ids=[p.name for p in PROPERTIES])
+
+
+@pytest.fixture(scope="session")
+def contract_run(request: pytest.FixtureRequest) -> ContractRun:
+    return _run(request.config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    rep = yield
+    run = item.config.stash.get(RUN_KEY, None)
+    if run is not None and rep.longrepr is not None and run.session.redactor.secrets:
+        # Last line of defence: nothing with a secret reaches the terminal or junit.
+        rep.longrepr = run.session.redactor.text(str(rep.longrepr))
+    return rep
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    run_config = session.config.stash[CONFIG_KEY]
+    if run_config.report_dir is not None:
+        report.write(run, run_config.report_dir)
+    run.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    data = report.build(run)
+    lat = data["latency"]
+    terminalreporter.section("contract summary")
+    terminalreporter.write_line(data["banner"])
+    terminalreporter.write_line(
+        f"requests {data['requests_sent']}; p50 {lat.get('p50_ms', 0):.1f} ms; p99 {lat.get('p99_ms', 0):.1f} ms; "
+        f"cases {data['totals']}"
+    )
+    for rule_id, r in data["rules"].items():
+        if r["verdict"] != "conform":
+            terminalreporter.write_line(f"  {rule_id}: {r['verdict']} {'; '.join(r['not_checked'])}")
+    for skipped in {n["reason"] for n in data["not_checked"]}:
+        terminalreporter.write_line(f"  not checked: {skipped}")
+    if data["drifts"]:
+        terminalreporter.write_line(
+            f"DRIFT in {len(data['drifts'])} cases; rerun properties with --seed {data['seed']}"
+        )

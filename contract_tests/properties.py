@@ -1,0 +1,222 @@
+"""Hypothesis properties: generated requests, checked like the table cases.
+
+Strategies come from the request JSON Schema (hypothesis-jsonschema) for the
+success path and from the rules' data (white space, patterns, limits) for the
+failure paths. Expected codes are computed by the Oracle, never by a target.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import hypothesis
+import hypothesis.errors
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+from contract_tests.case import Case, Factory
+from contract_tests.drift import BudgetExhausted, ContractDrift, DriftGroup, IntermittentDrift
+from contract_tests.runner import CONFORM, DRIFT, Outcome, Runner, skip_reason
+from contract_tests.tables import guarded
+
+Strategy = Callable[[Factory], st.SearchStrategy[Case]]
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    rule: str
+    strategy: Strategy
+    doc: str
+
+
+def _valid(f: Factory) -> st.SearchStrategy[Case]:
+    schema = f.oracle.spec.schemas["contact-request"]["properties"]
+    euid = from_schema(schema["euid"]) if f.config.local else st.just(f.euid)  # live: writes only at --euid
+    # Object schemas are composed here rather than by from_schema: hypothesis-jsonschema
+    # 0.23's object strategy breaks on current hypothesis (`many.more` was removed).
+    value = from_schema(schema["contacts"]["additionalProperties"])
+    names = st.lists(st.sampled_from(f.types), min_size=1, max_size=len(f.types), unique=True)
+    contacts = names.flatmap(lambda ns: st.tuples(*(st.tuples(st.just(n), value) for n in ns)))
+    return st.tuples(euid, contacts).map(
+        lambda ec: f.case("property/valid", "success", f.base().but(euid=ec[0], entries=ec[1]), code=0)
+    )
+
+
+def _json_values() -> st.SearchStrategy[Any]:
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=5)
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+        max_leaves=6,
+    )
+
+
+def _invalid_euid(f: Factory) -> st.SearchStrategy[Case]:
+    top = f.oracle.spec.limits.euid_max
+    values = (st.integers(max_value=0) | st.integers(min_value=top + 1) | _json_values()).filter(
+        lambda v: v is None or v == "" or not (type(v) is int and 1 <= v <= top)
+    )
+    return values.filter(lambda v: v is not None and v != "").map(
+        lambda v: f.case("property/invalid-euid", "euid.invalid", f.base().but(euid=v))
+    )
+
+
+def _blank_values(f: Factory) -> st.SearchStrategy[Case]:
+    spaces = sorted(f.oracle.spec.white_space)
+    return st.text(alphabet=spaces, max_size=300).map(
+        lambda v: f.case("property/blank-value", "entry.value_blank", f.base().with_entry(0, value=v))
+    )
+
+
+def _value_lengths(f: Factory) -> st.SearchStrategy[Case]:
+    width = f.oracle.spec.limits.max_value_length
+    spare = next((t for t in f.types[1:]), None)
+
+    def build(value: str) -> Case:
+        code = 55105 if len(value) > width else (55103 if spare else 55106)
+        draft = f.base().with_entry(0, value=value)
+        draft = draft.but(entries=(*draft.entries, (spare or "zz_not_a_contact_type", None)))
+        return f.case("property/value-length", "entry.value_length", draft, code=code)
+
+    lengths = st.integers(1, width + 40)
+    return lengths.flatmap(lambda n: st.text(min_size=n, max_size=n)).filter(lambda v: not f.oracle.blank(v)).map(build)
+
+
+def _names(f: Factory) -> st.SearchStrategy[Case]:
+    names = st.text(max_size=80) | st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,70}", fullmatch=True)
+
+    def build(name: str) -> Case:
+        code = f.oracle.name_code(name, f.types)
+        hypothesis.assume(code is not None)
+        return f.case(
+            "property/contact-name",
+            "entry.name_invalid" if code == 55102 else "entry.name_unsupported",
+            f.base().with_entry(0, name=name),
+            code=code,
+        )
+
+    return names.map(build)
+
+
+def _junk_bodies(f: Factory) -> st.SearchStrategy[Case]:
+    def build(body: bytes) -> Case:
+        try:
+            parsed = json.loads(body.decode("utf-8"), parse_constant=float)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            parsed = None
+        hypothesis.assume(not isinstance(parsed, dict))
+        return f.case("property/junk-body", "body.object", guarded(f, f.base()).but(raw_body=body), code=55004)
+
+    non_objects = _json_values().filter(lambda v: not isinstance(v, dict)).map(lambda v: json.dumps(v).encode())
+    return (st.binary(max_size=64) | non_objects).map(build)
+
+
+def _auth_fuzz(f: Factory) -> st.SearchStrategy[Case]:
+    known = frozenset(c.key for c in (f.config.credentials, f.config.deleted_project, f.config.deleted_datasource) if c)
+    keys = st.from_regex(r"[0-9a-f]{24}", fullmatch=True) | st.text(max_size=30)
+    structured = st.tuples(keys, st.text(max_size=20)).map(lambda ks: f"{ks[0]}:{ks[1]}".encode())
+
+    def build(payload: bytes) -> Case:
+        code = f.oracle.auth_code(payload, known)
+        hypothesis.assume(code is not None)
+        header = "Basic " + base64.b64encode(payload).decode()
+        rule = {40050: "auth.header", 50031: "auth.key_format", 50034: "auth.key_unknown"}[code or 0]
+        return f.case(
+            "property/authorization", rule, guarded(f, f.base()).but(authorization=header), code=code, needs=()
+        )
+
+    return (st.binary(max_size=40) | structured).map(build)
+
+
+PROPERTIES: tuple[Property, ...] = (
+    Property("valid_requests_succeed", "success", _valid, "Schema-generated valid requests get code 0 (twice)."),
+    Property(
+        "invalid_euid_rejected", "euid.invalid", _invalid_euid, "Any euid that is not an in-range integer gets 55108."
+    ),
+    Property("blank_values_rejected", "entry.value_blank", _blank_values, "Values of White_Space only get 55107."),
+    Property(
+        "value_length_boundary", "entry.value_length", _value_lengths, "Non-blank values: 55105 above 256 code points."
+    ),
+    Property(
+        "contact_names_checked", "entry.name_invalid", _names, "Arbitrary names get 55102 or 55106 as the pattern says."
+    ),
+    Property(
+        "junk_bodies_rejected",
+        "body.object",
+        _junk_bodies,
+        "Bytes that are not a JSON object get 55004, never a crash.",
+    ),
+    Property("authorization_fuzz", "auth.header", _auth_fuzz, "Arbitrary Basic credentials get 40050, 50031 or 50034."),
+)
+
+
+def run_property(prop: Property, runner: Runner, factory: Factory) -> Outcome:
+    config = runner.config
+    outcome = Outcome(f"property/{prop.name}", prop.rule, "property", None, None)
+    failing: list[Case] = []
+    budget_hit: list[str] = []
+
+    @hypothesis.seed(config.seed)
+    @hypothesis.settings(
+        max_examples=config.max_examples,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.given(prop.strategy(factory))
+    def test(case: Case) -> None:
+        reason = skip_reason(case, config)
+        if reason:
+            budget_hit.append(reason)
+            return
+        try:
+            _, found = runner.check(case, retry=False)
+        except BudgetExhausted as stop:
+            budget_hit.append(str(stop))
+            return
+        if found:
+            failing.append(case)
+            raise found[0] if len(found) == 1 else DriftGroup(found)
+
+    try:
+        test()
+        outcome.verdict = CONFORM
+    except ContractDrift as drift:
+        outcome.verdict = DRIFT
+        outcome.error = drift
+    except hypothesis.errors.FlakyFailure as flaky:
+        outcome.verdict = DRIFT
+        outcome.error = IntermittentDrift(prop.name, "the same answer on replay", "a different answer", str(flaky))
+    if budget_hit and outcome.verdict == CONFORM:
+        outcome.verdict, outcome.reason = "not checked", budget_hit[0]
+    if outcome.error is not None:
+        found = outcome.error
+        outcome.curl = runner.session.curl(failing[-1].request) if failing else ""
+        found.with_curl(outcome.curl)
+        found.args = (
+            runner.session.redactor.text(
+                f"{found.args[0]}\nhypothesis seed: {config.seed}; failing case: {failing[-1].id if failing else '?'}"
+            ),
+        )
+        outcome.drifts = [
+            {
+                "kind": found.kind,
+                "check": found.check,
+                "expected": repr(found.expected),
+                "observed": repr(found.observed),
+                "detail": found.detail,
+            }
+        ]
+    return outcome

@@ -1,0 +1,192 @@
+"""Sends cases, applies the selected checks, and records an Outcome per case."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from contract_tests import checks
+from contract_tests.case import Case, Factory
+from contract_tests.checks import Observation
+from contract_tests.config import RunConfig
+from contract_tests.drift import (
+    BudgetExhausted,
+    ContractDrift,
+    DriftGroup,
+    IdempotencyDrift,
+    IntermittentDrift,
+    ShapeDrift,
+)
+from contract_tests.fields import FIELD_TABLES
+from contract_tests.http import HttpResponse
+from contract_tests.oracle import Oracle
+from contract_tests.precedence import precedence_cases
+from contract_tests.session import Session
+from contract_tests.tables import REQUEST_TABLES
+
+CONFORM, DRIFT, NOT_CHECKED = "conform", "drift", "not checked"
+
+
+@dataclass
+class Outcome:
+    case_id: str
+    rule: str
+    group: str
+    expected_code: int | None
+    expected_status: int | None
+    verdict: str = NOT_CHECKED
+    observed_status: int | None = None
+    observed_code: int | None = None
+    drifts: list[dict[str, Any]] = field(default_factory=list)
+    curl: str = ""
+    reason: str = ""
+    error: ContractDrift | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "error"}
+        return data
+
+
+def build_cases(config: RunConfig) -> list[Case]:
+    factory = Factory(config, Oracle.load(config.profile))
+    cases: list[Case] = []
+    for table in (*REQUEST_TABLES, *FIELD_TABLES, precedence_cases):
+        cases.extend(table(factory))
+    seen: set[str] = set()
+    for case in cases:
+        if case.id in seen:
+            raise AssertionError(f"duplicate case id {case.id}")
+        seen.add(case.id)
+    return cases
+
+
+def skip_reason(case: Case, config: RunConfig) -> str:
+    for need in case.needs:
+        if getattr(config, need) is None:
+            hint = {
+                "credentials": "set ENGAGELAB_API_KEY and ENGAGELAB_API_SECRET",
+                "deleted_project": "set ENGAGELAB_DELETED_PROJECT_CREDENTIALS=key:secret",
+                "deleted_datasource": "set ENGAGELAB_DELETED_DATASOURCE_CREDENTIALS=key:secret",
+            }[need]
+            return f"needs {need.replace('_', ' ')} ({hint})"
+    if case.writes_euid is not None:
+        if not config.writes:
+            return "read-safe run: success-path checks need --allow-writes and --euid"
+        if not config.local and case.writes_euid != config.euid:
+            return f"would write to euid {case.writes_euid}; live targets are written only at --euid"
+    return ""
+
+
+class Runner:
+    def __init__(self, session: Session, selected: tuple[str, ...] = ()) -> None:
+        self.session = session
+        self.config = session.config
+        self.oracle = Oracle.load(self.config.profile)
+        self.selected = checks.select(selected)
+
+    def observe(self, case: Case, response: HttpResponse) -> list[ContractDrift]:
+        obs = Observation(case, response, self.oracle, self.config.max_latency)
+        found: list[ContractDrift] = []
+        for name in self.selected:
+            func = checks.REGISTRY.get(name)
+            if func is None:
+                continue
+            try:
+                func(obs)
+            except ContractDrift as drift:
+                found.append(drift)
+        return found
+
+    def check(self, case: Case, retry: bool = True) -> tuple[HttpResponse, list[ContractDrift]]:
+        """Send and check; send once more where the run-level checks ask for it.
+
+        Hypothesis replays failures itself, so properties pass retry=False.
+        """
+        response = self.session.send(case.request)
+        found = self.observe(case, response)
+        if found and retry and "intermittency" in self.selected and self.session.remaining() > 0:
+            again = self.session.send(case.request)
+            if _answer(again) != _answer(response):
+                found.append(
+                    IntermittentDrift(
+                        "intermittency",
+                        _answer(response),
+                        _answer(again),
+                        "the same request was answered differently on a second send",
+                    )
+                )
+        elif not found and case.writes_euid is not None and "idempotency" in self.selected:
+            again = self.session.send(case.request)
+            if _answer(again, True) != _answer(response, True):
+                found.append(IdempotencyDrift("idempotency", _answer(response, True), _answer(again, True)))
+        return response, found
+
+    def run(self, case: Case) -> Outcome:
+        outcome = Outcome(case.id, case.rule, case.group, case.code, case.status)
+        outcome.reason = skip_reason(case, self.config)
+        if outcome.reason:
+            return outcome
+        try:
+            response, found = self.check(case)
+        except BudgetExhausted as stop:
+            outcome.reason = str(stop)
+            return outcome
+        except OSError as failure:  # requests' errors are OSErrors: reset, timeout, refused
+            drift = ShapeDrift("response_shape", "an HTTP response", f"{type(failure).__name__}: {failure}")
+            outcome.verdict, outcome.error, outcome.curl = DRIFT, drift.with_curl(self.session.curl(case.request)), ""
+            outcome.curl = drift.curl
+            outcome.drifts = [
+                {
+                    "kind": "shape",
+                    "check": "response_shape",
+                    "expected": "an HTTP response",
+                    "observed": _plain(drift.observed),
+                    "detail": "",
+                }
+            ]
+            return outcome
+        outcome.observed_status = response.status
+        outcome.observed_code = Observation(case, response, self.oracle, 0).code()
+        outcome.verdict = DRIFT if found else CONFORM
+        if found:
+            curl = self.session.curl(case.request)
+            error = found[0] if len(found) == 1 else DriftGroup(found)
+            error.with_curl(curl)
+            # A drifted target might echo credentials back: scrub what we keep.
+            error.args = (self.session.redactor.text(str(error.args[0])),)
+            outcome.error = error
+            outcome.curl = curl
+            outcome.drifts = [
+                {
+                    "kind": d.kind,
+                    "check": d.check,
+                    "expected": _plain(d.expected),
+                    "observed": _plain(d.observed),
+                    "detail": d.detail,
+                }
+                for d in found
+            ]
+        return outcome
+
+    def run_all(self, cases: list[Case]) -> Iterator[Outcome]:
+        for case in cases:
+            yield self.run(case)
+
+
+def _answer(response: HttpResponse, with_message: bool = False) -> tuple[Any, ...]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code = body.get("code") if isinstance(body, dict) else None
+    message = body.get("message") if isinstance(body, dict) and with_message else None
+    return (response.status, code, message)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (str, int, float, bool, type(None), list, dict)):
+        return value
+    return repr(value)

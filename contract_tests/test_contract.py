@@ -1,0 +1,26 @@
+"""The suite as pytest items: one per table case, one per hypothesis property."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract_tests.api import ContractRun
+from contract_tests.case import Case
+from contract_tests.properties import Property
+from contract_tests.runner import NOT_CHECKED
+
+
+def test_case(contract_case: Case, contract_run: ContractRun) -> None:
+    outcome = contract_run.run_case(contract_case)
+    if outcome.verdict == NOT_CHECKED:
+        pytest.skip(outcome.reason)
+    if outcome.error is not None:
+        raise outcome.error
+
+
+def test_property(contract_property: Property, contract_run: ContractRun) -> None:
+    outcome = contract_run.run_property(contract_property)
+    if outcome.verdict == NOT_CHECKED:
+        pytest.skip(outcome.reason)
+    if outcome.error is not None:
+        raise outcome.error
