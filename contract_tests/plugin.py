@@ -111,7 +111,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     run = item.config.stash.get(RUN_KEY, None)
     if run is not None and rep.longrepr is not None and run.session.redactor.secrets:
         # Last line of defence: nothing with a secret reaches the terminal or junit.
-        rep.longrepr = run.session.redactor.text(str(rep.longrepr))
+        redact = run.session.redactor.text
+        if isinstance(rep.longrepr, tuple):
+            # A skip's (path, line, reason): junit insists on the tuple.
+            path, line, reason = rep.longrepr
+            rep.longrepr = (path, line, redact(reason))
+        else:
+            rep.longrepr = redact(str(rep.longrepr))
     return rep
 
 

@@ -20,6 +20,8 @@ from mock_server.wire import HttpRequest, HttpResponse
 _log = logging.getLogger("engagelab_mock")
 
 CONTROL_PREFIX = "/__mock"
+DRAIN_LIMIT = 64 * 1024 * 1024
+_DRAIN_CHUNK = 256 * 1024
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -46,6 +48,30 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         return bytes(stream.read(limit + 1))
     return b""
+
+
+def drain(environ: dict[str, Any], consumed: int) -> bool:
+    """Read and discard the rest of an over-size body, so that the client's next
+    request on this keep-alive connection starts where it should.
+
+    False when more than DRAIN_LIMIT bytes are left: the connection must close.
+    """
+    length = environ.get("CONTENT_LENGTH", "")
+    if length.isdigit():
+        left = int(length) - consumed
+        if left > DRAIN_LIMIT:
+            return False
+    elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        left = DRAIN_LIMIT + 1
+    else:
+        return True
+    stream = environ["wsgi.input"]
+    while left > 0:
+        chunk = stream.read(min(_DRAIN_CHUNK, left))
+        if not chunk:
+            return True
+        left -= len(chunk)
+    return left == 0
 
 
 def _dropped(start_response: Callable[..., Any]) -> Iterator[bytes]:
@@ -87,6 +113,8 @@ class BusinessApp:
             response = HttpResponse(500, {"code": -1, "message": message_for(-1, "unexpected error in the mock")})
         body = b"" if response.omit_body else orjson.dumps(response.payload)
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        if len(request.body) > self._read_limit and not drain(environ, len(request.body)):
+            headers.append(("Connection", "close"))
         headers.extend(response.headers.items())
         start_response(f"{response.status} {_REASONS.get(response.status, 'Status')}", headers)
         return [body]

@@ -158,3 +158,14 @@ def test_unusable_state_file_is_refused(tmp_path: Path) -> None:
                             capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert result.returncode == 2
     assert str(bad) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_keep_alive_survives_over_size_bodies(served: Served) -> None:
+    """An over-size body is drained (or the connection closed), so the next request on it works."""
+    session = requests.Session()
+    for size in (1024 * 1024 + 1, 2 * 1024 * 1024, 70 * 1024 * 1024):
+        for headers in ({"Content-Type": "application/json"}, JSON_HEADERS):
+            reply = session.post(served.url + CONTACT, data=b" " * size, headers=headers, timeout=30)
+            assert reply.status_code in (401, 413)
+            ok = session.post(served.url + CONTACT, data=json.dumps(EXAMPLE), headers=JSON_HEADERS, timeout=10)
+            assert ok.json()["code"] == 0

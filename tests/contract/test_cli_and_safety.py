@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from deviants import DEVIANTS
@@ -116,7 +117,7 @@ def test_secret_redacted_from_drift_text() -> None:
 
 
 @pytest.fixture()
-def served() -> Iterator[str]:
+def werkzeug_url() -> Iterator[str]:
     server = make_server("127.0.0.1", 0, create_app(), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -127,8 +128,21 @@ def served() -> Iterator[str]:
         thread.join(5)
 
 
-def test_served_loopback_target(served: str) -> None:
-    result = contract_tests.run(RunConfig(target=served, seed=7, max_examples=5).with_defaults({}))
+def test_served_loopback_target(werkzeug_url: str) -> None:
+    result = contract_tests.run(RunConfig(target=werkzeug_url, seed=7, max_examples=5).with_defaults({}))
     assert [o.case_id for o in result.drifted] == []
     assert result.session.sent > 500
     assert all(o.reason == "" for o in result.outcomes if o.verdict == "not checked" and "deleted" not in o.reason)
+
+
+def test_cli_against_the_served_mock_reports_skips(tmp_path: Path, served: Any) -> None:
+    """A real served target, without deleted-project credentials: skips must reach junit intact."""
+    served.control("POST", "/reset")
+    done = cli("--target", served.url, "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "INTERNALERROR" not in done.stdout + done.stderr
+    junit = (tmp_path / "r" / "junit.xml").read_text()
+    assert "<skipped" in junit and SECRET not in junit
+    data = json.loads((tmp_path / "r" / "drift-report.json").read_text())
+    assert data["totals"]["drift"] == 0
+    assert data["rules"]["auth.project_deleted"]["verdict"] == "not checked"
