@@ -116,7 +116,7 @@ class RunConfig:
     max_latency: float = 2.0
     timeout: float = 10.0
     checks: tuple[str, ...] = ()
-    max_examples: int = 15
+    max_examples: int = 25
     seed: int = 0
     dry_run: bool = False
     report_dir: Path | None = None

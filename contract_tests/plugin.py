@@ -31,9 +31,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--euid", type=int, help="the only euid written on a live target")
     g.addoption("--budget", type=int, help="maximum number of requests (live default 250)")
     g.addoption("--rate", type=float, help="maximum requests per second (live default 5)")
-    g.addoption("--max-latency", type=float, default=2.0, help="flag answers slower than this (seconds)")
-    g.addoption("--request-timeout", type=float, default=10.0, help="per-request timeout (seconds)")
-    g.addoption("--max-examples", type=int, default=15, help="hypothesis examples per property")
+    # Defaults live in RunConfig alone, so the CLI, pytest and the Python API agree.
+    g.addoption("--max-latency", type=float, default=RunConfig.max_latency, help="flag answers slower than this (s)")
+    g.addoption("--request-timeout", type=float, default=RunConfig.timeout, help="per-request timeout (seconds)")
+    g.addoption("--max-examples", type=int, default=RunConfig.max_examples, help="hypothesis examples per property")
     g.addoption("--seed", type=int, help="hypothesis seed (printed; reuse it to reproduce)")
     g.addoption("--dry-run", action="store_true", help="list the requests that would be sent, send nothing")
     g.addoption("--profile", help="target profile (TOML or JSON): contact_types, http_status, rule_status")

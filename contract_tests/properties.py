@@ -8,6 +8,7 @@ failure paths. Expected codes are computed by the Oracle, never by a target.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,16 +36,19 @@ class Property:
 
 
 def _valid(f: Factory) -> st.SearchStrategy[Case]:
-    schema = f.oracle.spec.schemas["contact-request"]["properties"]
-    euid = from_schema(schema["euid"]) if f.config.local else st.just(f.euid)  # live: writes only at --euid
-    # Object schemas are composed here rather than by from_schema: hypothesis-jsonschema
-    # 0.23's object strategy breaks on current hypothesis (`many.more` was removed).
-    value = from_schema(schema["contacts"]["additionalProperties"])
-    names = st.lists(st.sampled_from(f.types), min_size=1, max_size=len(f.types), unique=True)
-    contacts = names.flatmap(lambda ns: st.tuples(*(st.tuples(st.just(n), value) for n in ns)))
-    return st.tuples(euid, contacts).map(
-        lambda ec: f.case("property/valid", "success", f.base().but(euid=ec[0], entries=ec[1]), code=0)
-    )
+    """Whole request objects from the request schema, unknown top-level fields included."""
+    schema = copy.deepcopy(f.oracle.spec.schemas["contact-request"])
+    schema["properties"]["contacts"]["propertyNames"]["enum"] = list(f.types)
+    if not f.config.local:
+        schema["properties"]["euid"] = {"const": f.euid}  # live: writes only at --euid
+    schema["propertyNames"] = {"maxLength": 16}  # keep ignored fields small
+
+    def build(doc: Any) -> Case:  # an object: the schema says so
+        extra = tuple((k, v) for k, v in doc.items() if k not in ("euid", "contacts"))
+        draft = f.base().but(euid=doc["euid"], entries=tuple(doc["contacts"].items()), extra=extra)
+        return f.case("property/valid", "success", draft, code=0)
+
+    return from_schema(schema).map(build)
 
 
 def _json_values() -> st.SearchStrategy[Any]:
