@@ -3,8 +3,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PORT   ?= 8080
-HOST   ?= 127.0.0.1
+# PORT and HOST are passed on only when set (make serve PORT=9000, or in the environment);
+# otherwise the mock's own defaults, config file and ENGAGELAB_MOCK_* variables decide (127.0.0.1:8080).
 STAMP  := $(VENV)/.installed
 
 .PHONY: serve test lint typecheck unit openapi bench clean
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/engagelab-mock serve --host $(HOST) --port $(PORT)
+	$(BIN)/engagelab-mock serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check spec mock_server contract_tests tests bench examples

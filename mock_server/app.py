@@ -1,18 +1,24 @@
-"""Flask application factory: the control API in Flask, the business routes in the lean adapter."""
+"""Building the mock: the service, then the WSGI app around it.
+
+The business routes are answered by the lean adapter (``wsgi.BusinessApp``);
+Flask carries the control API. A served worker loads Flask only when the
+control API is first called, which keeps start-up fast and memory low.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
-from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+import threading
+from typing import TYPE_CHECKING, Any
 
-from mock_server import control
 from mock_server.service import MockService
 from mock_server.settings import Settings
 from mock_server.store import Store
 from mock_server.store_memory import MemoryStore
 from mock_server.store_sqlite import SqliteStore
-from mock_server.wsgi import BusinessApp
+from mock_server.wsgi import BusinessApp, WsgiApp
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def make_store(settings: Settings) -> Store:
@@ -21,23 +27,40 @@ def make_store(settings: Settings) -> Store:
     return MemoryStore(settings.journal_size, settings.known_euids)
 
 
-def _http_error(exc: HTTPException) -> ResponseReturnValue:
-    return jsonify(error=exc.description or exc.name), exc.code or 500
-
-
-def _internal_error(exc: Exception) -> ResponseReturnValue:
-    # The control API's own failures; never a traceback or an HTML page on the wire.
-    return jsonify(error=f"internal error in the control API: {type(exc).__name__}"), 500
+def make_service(settings: Settings | None = None, store: Store | None = None) -> MockService:
+    settings = settings or Settings()
+    return MockService(settings, store or make_store(settings))
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
     """The mock as a Flask app. ``app.extensions["engagelab_mock"]`` is its ``MockService``."""
-    settings = settings or Settings()
-    service = MockService(settings, store or make_store(settings))
-    app = Flask("mock_server")
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    control.install(app, service)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _internal_error)
+    from mock_server.control import control_app
+
+    service = make_service(settings, store)
+    app = control_app(service)
     app.wsgi_app = BusinessApp(service, app.wsgi_app)  # type: ignore[method-assign]
     return app
+
+
+class _LazyControl:
+    """The control API's Flask app, built on its first request."""
+
+    def __init__(self, service: MockService) -> None:
+        self._service = service
+        self._app: WsgiApp | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    from mock_server.control import control_app
+
+                    self._app = control_app(self._service).wsgi_app
+        return self._app(environ, start_response)
+
+
+def serving_app(settings: Settings) -> BusinessApp:
+    """What a served worker runs: the business routes at once, Flask when first needed."""
+    service = make_service(settings)
+    return BusinessApp(service, _LazyControl(service))

@@ -10,12 +10,14 @@ from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 import spec
 from mock_server.rules import EUID_MAX
-from mock_server.service import TOKEN_HEADER, MockService
+from mock_server.service import MockService
 from mock_server.settings import ACTIVE
 from mock_server.store import Fault
+from mock_server.wire import TOKEN_HEADER
 
 _SPEC = spec.load()
 control = Blueprint("control", __name__, url_prefix="/__mock")
@@ -209,8 +211,23 @@ def remove_fault(fault_id: int) -> ResponseReturnValue:
     return jsonify(removed=removed)
 
 
-def install(app: Flask, service: MockService) -> None:
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    return jsonify(error=exc.description or exc.name), exc.code or 500
+
+
+def _internal_error(exc: Exception) -> ResponseReturnValue:
+    # The control API's own failures; never a traceback or an HTML page on the wire.
+    return jsonify(error=f"internal error in the control API: {type(exc).__name__}"), 500
+
+
+def control_app(service: MockService) -> Flask:
+    """A Flask app serving the control API for ``service``; JSON errors throughout."""
+    app = Flask("mock_server")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["engagelab_mock"] = service
     app.register_blueprint(control)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _internal_error)
+    return app
 
 

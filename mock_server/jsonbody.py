@@ -43,7 +43,6 @@ _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constan
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
-_CHARSETS_UTF8 = ("utf-8", "utf8")
 
 
 def is_json_content_type(value: str | None) -> bool:
@@ -55,7 +54,8 @@ def is_json_content_type(value: str | None) -> bool:
         return False
     for param in params.split(";"):
         name, _, param_value = param.partition("=")
-        if name.strip().lower() == "charset" and param_value.strip().strip('"').lower() not in _CHARSETS_UTF8:
+        # Only the registered name: contact-api.md refuses any charset "but UTF-8".
+        if name.strip().lower() == "charset" and param_value.strip().strip('"').lower() != "utf-8":
             return False
     return True
 

@@ -44,7 +44,8 @@ class Rules:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._name = re.compile(_SPEC.name_pattern)
-        self._types = frozenset(settings.contact_types)
+        # name -> the configured string itself: stored contacts share one copy of each name.
+        self._types = {t: t for t in settings.contact_types}
         self._identity_names = frozenset(_SPEC.identity_names)
 
     def euid(self, body: dict[str, Any]) -> int:
@@ -67,7 +68,8 @@ class Rules:
             raise ApiError(55101, f"contacts has more than {limit} entries")
         for name, value in contacts.items():
             self._entry(name, value)
-        return contacts
+        types = self._types
+        return {types[name]: value for name, value in contacts.items()}
 
     def _entry(self, name: str, value: object) -> None:
         settings = self.settings

@@ -8,6 +8,8 @@ SQLite store, so the journal, state and faults stay one truth.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import socket
@@ -19,10 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from mock_server.wsgi import BusinessApp
 
 import spec
-from mock_server.auth import basic_header
 from mock_server.exceptions import ConfigError
 from mock_server.settings import ACTIVE, ServeOptions, Settings, dump, restore
 from mock_server.store_sqlite import SqliteStore
@@ -31,35 +32,47 @@ SETTINGS_ENV = "ENGAGELAB_MOCK__WORKER_SETTINGS"
 _SPEC = spec.load()
 
 
-def worker_app() -> Flask:
+def worker_app() -> BusinessApp:
     """Granian's factory target, called once in each worker process."""
-    from mock_server.app import create_app
+    from mock_server.app import serving_app
+    from mock_server.wsgi import QuietDrops
 
-    return create_app(restore(os.environ.pop(SETTINGS_ENV)))
+    # Granian's Rust core logs application errors through child loggers of this one:
+    # only a filter on its handlers sees their records.
+    for handler in logging.getLogger("_granian").handlers:
+        handler.addFilter(QuietDrops())
+    return serving_app(restore(os.environ.pop(SETTINGS_ENV)))
 
 
-def free_port(host: str) -> int:
+def claim_port(host: str, port: int) -> int:
+    """The port to serve on (a free one for 0), or ConfigError if another process holds it.
+
+    Granian binds with SO_REUSEPORT, which would let a second mock share a port
+    silently with the first; this probe binds without it, so it fails instead.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ConfigError("--port", f"{host}:{port}", f"cannot listen: {exc.strerror or exc}") from None
+        claimed: int = sock.getsockname()[1]
+        return claimed
 
 
 def banner(settings: Settings, url: str) -> str:
+    """The startup lines. The secret is never printed, not even encoded: the curl line reads it
+    from $ENGAGELAB_API_SECRET."""
     project = next(p for p in settings.projects if p.status == ACTIVE)
-    example = _SPEC.example
-    if (project.key, project.secret) == (example["api_key"], example["api_secret"]):
-        # The vendor page publishes this header; printing it reveals nothing.
-        auth = f"-H 'Authorization: {basic_header(project.key, project.secret)}'"
-    else:
-        auth = f'-u "{project.key}:$ENGAGELAB_API_SECRET"'
-    body = '{"euid":10362473,"contacts":{"mobile_phone":"18023456879","email":"12@gmail.com"}}'
+    body = json.dumps(_SPEC.example["body"], separators=(",", ":"))
+    token = " (token required)" if settings.control_token else ""
     return (
         f"engagelab-mock serving on {url}\n"
         f"  active project key: {project.key}\n"
-        f"  control API: {url}/__mock/health" + (" (token required)" if settings.control_token else "") + "\n"
-        f"  try: curl -sS {url}{_SPEC.contact_path} -H 'Content-Type: application/json' {auth} -d '{body}'\n"
+        f"  control API: {url}/__mock/health{token}\n"
+        f"  try: curl -sS {url}{_SPEC.contact_path} -H 'Content-Type: application/json'"
+        f' -u "{project.key}:$ENGAGELAB_API_SECRET" -d \'{body}\'\n'
     )
 
 
@@ -68,7 +81,7 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
     from granian.log import LogLevels
     from granian.server import Server
 
-    port = options.port or free_port(options.host)
+    port = claim_port(options.host, options.port)
     scratch = None
     if options.workers > 1 and not settings.state_file:
         # Several processes need one store; it lives only as long as this server.
@@ -95,10 +108,17 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         log_level=LogLevels.warning,
     )
     host = f"[{options.host}]" if ":" in options.host else options.host
-    out.write(banner(settings, f"http://{host}:{port}"))
-    out.flush()
+
+    @server.on_startup
+    def announce() -> None:
+        # Runs once the socket is bound: "serving on" is never printed for a port we do not hold.
+        out.write(banner(settings, f"http://{host}:{port}"))
+        out.flush()
+
     try:
         server.serve()
+    except OSError as exc:
+        raise ConfigError("--port", f"{options.host}:{port}", f"cannot listen: {exc.strerror or exc}") from None
     finally:
         os.environ.pop(SETTINGS_ENV, None)
         if scratch:

@@ -12,7 +12,6 @@ import hmac
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import spec
@@ -21,13 +20,10 @@ from mock_server.exceptions import ApiError, DropConnection
 from mock_server.jsonbody import is_json_content_type, parse_object
 from mock_server.rules import EUID_MAX, Rules
 from mock_server.settings import Project, Settings
-from mock_server.store import JOURNAL_BODY_LIMIT, Store
-from mock_server.wire import HttpRequest, HttpResponse
+from mock_server.store import JOURNAL_BODY_LIMIT, JournalEntry, Store
+from mock_server.wire import FORCE_HEADER, TOKEN_HEADER, HttpRequest, HttpResponse
 
 _SPEC = spec.load()
-FORCE_HEADER = "x-mock-force-code"
-TOKEN_HEADER = "x-mock-token"
-_REDACTED_HEADERS = ("authorization", TOKEN_HEADER)
 _CODE_TEXT = re.compile(r"\s*-?\d{1,6}\s*")
 
 Handler = Callable[[dict[str, Any], Project, HttpResponse], dict[str, Any]]
@@ -148,21 +144,18 @@ class MockService:
     # -- the journal ----------------------------------------------------------
 
     def _record(self, request: HttpRequest, response: HttpResponse | None, started: float) -> None:
-        headers = {k: ("<redacted>" if k in _REDACTED_HEADERS else v) for k, v in request.headers.items()}
-        body = request.body[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace")
         euid = response.euid if response else None
-        self.store.record({
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "method": request.method,
-            "path": request.path,
-            "query": request.query,
-            "headers": headers,
-            "body": body,
-            "body_bytes": len(request.body),
-            "euid": euid if euid is not None else _peek_euid(request.body),
-            "project": response.project if response else None,
-            "code": response.code if response else None,
-            "status": response.status if response else None,
-            "dropped": response is None,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-        })
+        self.store.record(JournalEntry(
+            time=time.time(),
+            method=request.method,
+            path=request.path,
+            query=request.query,
+            headers=request.headers,
+            body=request.body[:JOURNAL_BODY_LIMIT],
+            body_bytes=len(request.body),
+            euid=euid if euid is not None else _peek_euid(request.body),
+            project=response.project if response else None,
+            code=response.code if response else None,
+            status=response.status if response else None,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        ))

@@ -7,10 +7,50 @@ state must survive a restart. Both have ``reset()``, as moto's backends do.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from mock_server.wire import REDACTED_HEADERS
+
 JOURNAL_BODY_LIMIT = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One request as it came and went. Kept raw (references, not copies) and
+    formatted only when read, so that recording costs little time and memory."""
+
+    time: float
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+    body_bytes: int
+    euid: int | None
+    project: str | None
+    code: int | None
+    status: int | None
+    duration_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds"),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": {k: ("<redacted>" if k in REDACTED_HEADERS else v) for k, v in self.headers.items()},
+            "body": self.body[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace"),
+            "body_bytes": self.body_bytes,
+            "euid": self.euid,
+            "project": self.project,
+            "code": self.code,
+            "status": self.status,
+            "dropped": self.status is None,
+            "duration_ms": round(self.duration_ms, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -50,7 +90,7 @@ class Store(Protocol):
 
     def add_known_euids(self, euids: list[int]) -> None: ...
 
-    def record(self, entry: dict[str, Any]) -> None: ...
+    def record(self, entry: JournalEntry) -> None: ...
 
     def journal(self, euid: int | None = None, code: int | None = None, limit: int = 100) -> list[dict[str, Any]]: ...
 

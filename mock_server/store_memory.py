@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import replace
 from typing import Any
 
-from mock_server.store import FIRST_EUID, Fault
+from mock_server.store import FIRST_EUID, Fault, JournalEntry
 
 
 class MemoryStore:
@@ -20,27 +20,33 @@ class MemoryStore:
 
     def reset(self) -> None:
         with self._lock:
-            self._contacts: dict[tuple[str, int], dict[str, str]] = {}
+            # project -> euid -> contacts; nesting spares a key tuple per user.
+            self._contacts: dict[str, dict[int, dict[str, str]]] = {}
             self._identities: dict[tuple[str, str, str], int] = {}
             self._next_euid = itertools.count(FIRST_EUID)
             self._known: set[int] = set(self._configured_euids)
-            self._journal: deque[dict[str, Any]] = deque(maxlen=self._journal_size)
+            self._journal: deque[tuple[int, JournalEntry]] = deque(maxlen=self._journal_size)
             self._journal_ids = itertools.count(1)
             self._faults: list[Fault] = []
             self._fault_ids = itertools.count(1)
 
     def merge_contacts(self, project: str, euid: int, contacts: dict[str, str]) -> None:
         with self._lock:
-            self._contacts.setdefault((project, euid), {}).update(contacts)
+            users = self._contacts.setdefault(project, {})
+            stored = users.get(euid)
+            if stored is None:
+                users[euid] = dict(contacts)
+            else:
+                stored.update(contacts)
 
     def contacts(self, project: str, euid: int) -> dict[str, str] | None:
         with self._lock:
-            stored = self._contacts.get((project, euid))
+            stored = self._contacts.get(project, {}).get(euid)
             return dict(stored) if stored is not None else None
 
     def seed(self, project: str, euid: int, contacts: dict[str, str]) -> None:
         with self._lock:
-            self._contacts[(project, euid)] = dict(contacts)
+            self._contacts.setdefault(project, {})[euid] = dict(contacts)
             self._known.add(euid)
 
     def register(self, project: str, identity_name: str, values: list[str]) -> list[int]:
@@ -61,18 +67,17 @@ class MemoryStore:
         with self._lock:
             self._known.update(euids)
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: JournalEntry) -> None:
         with self._lock:
-            entry["id"] = next(self._journal_ids)
-            self._journal.append(entry)
+            self._journal.append((next(self._journal_ids), entry))
 
     def journal(self, euid: int | None = None, code: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
         with self._lock:
             entries = [
-                e for e in self._journal
-                if (euid is None or e.get("euid") == euid) and (code is None or e.get("code") == code)
+                (i, e) for i, e in self._journal
+                if (euid is None or e.euid == euid) and (code is None or e.code == code)
             ]
-        return entries[-limit:] if limit else []
+        return [{**e.to_json(), "id": i} for i, e in entries[-limit:]] if limit else []
 
     def clear_journal(self) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from mock_server.store import FIRST_EUID, Fault
+from mock_server.store import FIRST_EUID, Fault, JournalEntry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contacts (
@@ -135,11 +135,11 @@ class SqliteStore:
         with self._transaction() as db:
             db.executemany("INSERT OR IGNORE INTO known_euids VALUES (?)", [(e,) for e in euids])
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: JournalEntry) -> None:
         db = self._db
         cursor = db.execute(
             "INSERT INTO journal (euid, code, entry) VALUES (?, ?, ?)",
-            (entry.get("euid"), entry.get("code"), json.dumps(entry)),
+            (entry.euid, entry.code, json.dumps(entry.to_json())),
         )
         self._local.inserts += 1
         # Trimming now and then keeps the table bounded at O(1) amortised cost per request.

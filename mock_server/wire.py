@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+FORCE_HEADER = "x-mock-force-code"
+TOKEN_HEADER = "x-mock-token"
+# Never stored or shown as received.
+REDACTED_HEADERS = ("authorization", TOKEN_HEADER)
+
 
 @dataclass(frozen=True)
 class HttpRequest:

@@ -144,6 +144,8 @@ BODY_CASES = [
     Case("ctype-vnd-json", 55004, 400, headers=_ctype("application/vnd.api+json")),
     Case("ctype-latin1", 55004, 400, headers=_ctype("application/json; charset=iso-8859-1")),
     Case("ctype-utf16", 55004, 400, headers=_ctype("application/json; charset=utf-16")),
+    Case("ctype-utf8-alias", 55004, 400, headers=_ctype("application/json; charset=utf8")),
+    Case("ctype-json-suffix", 55004, 400, headers=_ctype("application/jsonx")),
     Case("ctype-charset-utf8", 0, 200, headers=_ctype("application/json; charset=utf-8")),
     Case("ctype-charset-upper", 0, 200, headers=_ctype("Application/JSON; Charset=UTF-8")),
     Case("ctype-charset-quoted", 0, 200, headers=_ctype('application/json;charset="utf-8"')),

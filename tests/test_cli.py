@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from mock_server import Project, Settings
+from mock_server.auth import basic_header
 from mock_server.cli import main
-from mock_server.serve import banner, free_port
+from mock_server.serve import banner, claim_port
 
 
 def test_check_config_accepts_defaults_and_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,14 +38,27 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "rules.max_contacts" in capsys.readouterr().err
 
 
-def test_banner_prints_the_page_header_only_for_the_page_credentials() -> None:
-    text = banner(Settings(), "http://127.0.0.1:1")
-    assert "Authorization: Basic N2Q0MzFlNDJkZmE2YTZkNjkzYWMyZDA0OjVlOTg3YWM2ZDJlMDRkOTVhOWQ4ZjBkMQ==" in text
-    own = Settings(projects=(Project("x", "0123456789abcdef01234567", "private-secret"),), control_token="t")
-    text = banner(own, "http://127.0.0.1:1")
-    assert "private-secret" not in text and "$ENGAGELAB_API_SECRET" in text
-    assert "0123456789abcdef01234567" in text and "token required" in text
+def test_banner_never_prints_a_secret_even_encoded() -> None:
+    for settings in (Settings(), Settings(projects=(Project("x", "0123456789abcdef01234567", "private-secret"),),
+                                          control_token="t")):
+        project = settings.projects[0]
+        text = banner(settings, "http://127.0.0.1:1")
+        assert project.key in text and '-u "' + project.key + ':$ENGAGELAB_API_SECRET"' in text
+        assert project.secret not in text
+        assert basic_header(project.key, project.secret)[6:] not in text
+    assert "token required" in text
 
 
-def test_free_port_is_bindable() -> None:
-    assert 0 < free_port("127.0.0.1") < 65536
+def test_claim_port_picks_a_free_one_and_refuses_a_held_one() -> None:
+    import socket
+
+    from mock_server import ConfigError
+
+    port = claim_port("127.0.0.1", 0)
+    assert 0 < port < 65536
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as Granian does
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        with pytest.raises(ConfigError, match="cannot listen"):
+            claim_port("127.0.0.1", holder.getsockname()[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -50,7 +51,8 @@ def test_startup_prints_url_key_and_curl_but_never_the_secret(tmp_path: Path) ->
 def test_default_banner_curl_runs_as_printed(served: Served) -> None:
     line = next(x for x in served._output().splitlines() if "curl" in x)
     command = line.split("try: ", 1)[1]
-    result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=10, check=True)
+    env = {**os.environ, "ENGAGELAB_API_SECRET": "5e987ac6d2e04d95a9d8f0d1"}
+    result = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=10, check=True, env=env)
     assert json.loads(result.stdout) == {"code": 0, "message": "success"}
 
 
@@ -139,6 +141,7 @@ def test_drop_fault_cuts_the_connection_and_server_survives(served: Served) -> N
     assert _post(served).json()["code"] == 0
     entries = served.control("GET", "/journal").json["entries"]
     assert entries[0]["dropped"] is True and entries[0]["code"] is None
+    assert "Traceback" not in served._output()
 
 
 def test_ready_quickly() -> None:
@@ -169,3 +172,26 @@ def test_keep_alive_survives_over_size_bodies(served: Served) -> None:
             assert reply.status_code in (401, 413)
             ok = session.post(served.url + CONTACT, data=json.dumps(EXAMPLE), headers=JSON_HEADERS, timeout=10)
             assert ok.json()["code"] == 0
+
+
+def test_port_in_use_is_refused_before_claiming_to_serve(served: Served) -> None:
+    port = served.url.rsplit(":", 1)[1]
+    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", port],
+                            capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert result.returncode == 2
+    assert "serving on" not in result.stdout
+    assert "Address already in use" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_stalled_client_does_not_block_others(served: Served) -> None:
+    import socket
+
+    host, port = served.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as stalled:
+        stalled.sendall(b"POST /v1/user/contact HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 100\r\n\r\n{\"euid\": 1")
+        time.sleep(0.2)
+        started = time.monotonic()
+        reply = requests.post(served.url + CONTACT, data=json.dumps(EXAMPLE), headers=JSON_HEADERS, timeout=10)
+        assert reply.json()["code"] == 0
+        assert time.monotonic() - started < 5

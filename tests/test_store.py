@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.store import FIRST_EUID, Fault, Store
+from mock_server.store import FIRST_EUID, Fault, JournalEntry, Store
 from mock_server.store_memory import MemoryStore
 from mock_server.store_sqlite import SqliteStore
+
+
+def entry(euid: int | None, code: int | None, n: int = 0) -> JournalEntry:
+    return JournalEntry(time=1e9 + n, method="POST", path=f"/{n}", query="", headers={"authorization": "Basic x"},
+                        body=b"{}", body_bytes=2, euid=euid, project=None, code=code, status=200, duration_ms=0.5)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -52,13 +57,15 @@ def test_known_euids(store: Store) -> None:
 
 def test_journal_is_bounded_filtered_and_ordered(store: Store) -> None:
     for i in range(600):
-        store.record({"euid": i % 3, "code": 0 if i % 2 else 55004, "n": i})
+        store.record(entry(i % 3, 0 if i % 2 else 55004, i))
     entries = store.journal(limit=100)
-    assert [e["n"] for e in entries] == [595, 596, 597, 598, 599]
+    assert [e["path"] for e in entries] == ["/595", "/596", "/597", "/598", "/599"]
     assert [e["id"] for e in entries] == sorted(e["id"] for e in entries)
-    assert [e["n"] for e in store.journal(euid=1)] == [595, 598]
-    assert [e["n"] for e in store.journal(code=0, limit=2)] == [597, 599]
-    assert [e["n"] for e in store.journal(euid=1, code=0)] == [595]
+    assert entries[0]["headers"] == {"authorization": "<redacted>"}
+    assert entries[0]["time"].startswith("2001-09-09T01:56") and entries[0]["body"] == "{}"
+    assert [e["path"] for e in store.journal(euid=1)] == ["/595", "/598"]
+    assert [e["path"] for e in store.journal(code=0, limit=2)] == ["/597", "/599"]
+    assert [e["path"] for e in store.journal(euid=1, code=0)] == ["/595"]
     store.clear_journal()
     assert store.journal() == []
 
@@ -106,7 +113,7 @@ def test_reset_forgets_all_but_configuration(store: Store) -> None:
     store.merge_contacts("p", 1, {"email": "a"})
     store.register("p", "user_id", ["a"])
     store.add_known_euids([99])
-    store.record({"euid": 1, "code": 0})
+    store.record(entry(1, 0))
     store.add_fault(Fault(code=-1))
     store.reset()
     assert store.contacts("p", 1) is None

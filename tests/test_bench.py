@@ -1,0 +1,47 @@
+"""The benchmark runs end to end and reports every figure; no performance target is asserted here."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.served
+
+SERVERS = ("mock", "bare Flask")
+# server, req/s, p50 ms, p99 ms, non-2xx %, errors, RSS idle / load, ready s
+ROW = re.compile(r"^(?P<name>mock|bare Flask)\s+(?P<rps>\d+)\s+[\d.]+\s+(?P<p99>[\d.]+)\s+[\d.]+%\s+\d+"
+                 r"\s+[\d.]+ / (?P<rss>[\d.]+)\s+(?P<ready>[\d.]+)$", re.MULTILINE)
+
+
+# wrk is apt-installed by the script on a fresh machine: that alone may take minutes.
+@pytest.mark.timeout(1200)
+def test_quick_benchmark_prints_every_figure_for_the_mock_and_the_reference(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--no-prism", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=1100, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    header = next(line for line in result.stdout.splitlines() if line.startswith("server"))
+    for column in ("req/s", "p99 ms", "RSS MB", "ready s"):
+        assert column in header
+    rows = {m["name"]: m for m in ROW.finditer(result.stdout)}
+    assert set(rows) == set(SERVERS), result.stdout
+    for row in rows.values():
+        assert int(row["rps"]) > 0 and float(row["rss"]) > 0 and float(row["ready"]) > 0
+    assert "mock / bare Flask: throughput" in result.stdout
+    figures = json.loads(out.read_text())
+    for name in SERVERS:
+        server = figures["servers"][name]
+        assert server["load"]["rps"] > 0 and server["load"]["p99_ms"] > 0
+        assert server["rss_mb"] > 0 and server["ready_s"] > 0
+    # The mix is what it claims: a fifth of the mock's answers are errors, none of Flask's.
+    assert 0.15 < figures["servers"]["mock"]["load"]["non_2xx"] / figures["servers"]["mock"]["load"]["requests"] < 0.25
+    assert figures["servers"]["bare Flask"]["load"]["non_2xx"] == 0
