@@ -1,0 +1,161 @@
+"""The benchmark's command line: what to measure, in which order, and where the figures go."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from functools import partial
+from importlib.metadata import version
+from pathlib import Path
+
+import requests
+
+from bench import mix, prism, reference_app, report, suite, wrk
+from bench.console import BenchError, note
+from bench.measure import LoadPlan, Rig, measure
+from bench.mix import PROBE
+from bench.procs import serving
+from bench.report import FLASK, MOCK, PRISM, SUITE_HTTP, SUITE_LOCAL, Results
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JSON = ROOT / "bench" / "out" / "results.json"
+WRK_THREADS = 2
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description="Throughput, latency, memory and start-up of the mock as `make serve` runs it, against a "
+                    "bare-Flask app and Prism, and the contract suite's speed. See bench/RESULTS.md.")
+    p.add_argument("--duration", type=_positive, metavar="S", help="seconds of measured load per server (default 10)")
+    p.add_argument("--connections", type=_positive, metavar="N", help="wrk connections (default 32)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny run (1 s loads, 4 connections, one cold start); Prism and the suite only if asked")
+    p.add_argument("--prism", action=argparse.BooleanOptionalAction,
+                   help="measure Prism, npm-installed into bench/.prism/ if missing (default: on, off with --quick)")
+    p.add_argument("--suite", action=argparse.BooleanOptionalAction,
+                   help="measure the contract suite's speed (default: on, off with --quick)")
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
+                   help="write every figure here (default bench/out/results.json)")
+    return p
+
+
+def _clean_env() -> dict[str, str]:
+    # Servers must run on their defaults and the suite on its default target,
+    # whatever the caller's shell exports.
+    return {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGELAB_", "CONTRACT_"))}
+
+
+def _mock_command(port: int, *extra: str) -> list[str]:
+    """``make serve``, on another port: the console script next to this interpreter."""
+    return [str(Path(sys.executable).parent / "engagelab-mock"), "serve", "--host", "127.0.0.1", "--port", str(port),
+            *extra]
+
+
+def _mock_command_with_config(config: Path, port: int) -> list[str]:
+    return _mock_command(port, "--config", str(config))
+
+
+def _prism(results: Results, rig: Rig) -> None:
+    try:
+        executable = prism.ensure_prism()
+    except BenchError as exc:
+        results.notes[PRISM] = f"not available ({exc})"
+        return
+    note("measuring Prism")
+    try:
+        results.servers[PRISM] = measure(rig, PRISM, partial(prism.command, executable))
+    except BenchError as exc:
+        results.notes[PRISM] = f"failed ({exc})"
+
+
+def _ceiling(results: Results, env: Mapping[str, str], seconds: int) -> None:
+    note("measuring the requests-client ceiling")
+    with serving("fixed body", partial(reference_app.command, sys.executable, "fixed_body"), ROOT, env) as server:
+        server.wait_ready(PROBE)
+        results.ceiling_rps = round(suite.client_rate(server.url, seconds), 1)
+
+
+def _suite(results: Results, env: Mapping[str, str], scratch: Path, seconds: int) -> None:
+    # The suite is work in progress: whatever goes wrong here is reported, never fatal.
+    note("measuring the contract suite over HTTP")
+    config = scratch / "journal.toml"
+    config.write_text(suite.JOURNAL_CONFIG)
+    try:
+        command = partial(_mock_command_with_config, config)
+        with serving("mock for the suite", command, ROOT, env) as server:
+            server.wait_ready(PROBE)
+            results.client_vs_mock_rps = round(suite.client_rate(server.url, seconds), 1)
+            results.suite_http = suite.over_http(sys.executable, ROOT, env, server.url)
+    except Exception as exc:
+        results.notes[SUITE_HTTP] = f"not runnable ({exc})"
+    note("timing the contract suite in-process")
+    try:
+        results.suite_local = suite.in_process(sys.executable, ROOT, env)
+    except Exception as exc:
+        results.notes[SUITE_LOCAL] = f"not runnable ({exc})"
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(argv)
+    quick: bool = args.quick
+    connections: int = args.connections or (4 if quick else 32)
+    plan = LoadPlan(
+        threads=min(WRK_THREADS, connections),  # wrk refuses fewer connections than threads
+        connections=connections,
+        warmup_s=1 if quick else 2,
+        seconds=args.duration or (1 if quick else 10),
+        starts=1 if quick else 3,
+    )
+    with_prism = args.prism if args.prism is not None else not quick
+    with_suite = args.suite if args.suite is not None else not quick
+    client_seconds = 1 if quick else 5
+    env = _clean_env()
+    results = Results(
+        settings={
+            **asdict(plan), "quick": quick, "prism": with_prism, "suite": with_suite, "client_seconds": client_seconds,
+            "cpus": os.cpu_count(),
+            # Client and servers share the machine: anything else running skews every figure.
+            "load_average_at_start": round(os.getloadavg()[0], 2),
+            "python": platform.python_version(), "granian": version("granian"), "flask": version("flask"),
+        },
+        mix=mix.describe(),
+    )
+    try:
+        wrk_exe = wrk.ensure_wrk()
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            data_file = Path(tmp) / "mix_data.lua"
+            data_file.write_text(mix.lua_data())
+            rig = Rig(plan, wrk_exe, data_file, ROOT, env)
+            note("measuring the mock (make serve)")
+            results.servers[MOCK] = measure(rig, MOCK, _mock_command, check=mix.verify)
+            note("measuring the bare-Flask reference")
+            results.servers[FLASK] = measure(rig, FLASK, partial(reference_app.command, sys.executable, "bare_flask"))
+            if with_prism:
+                _prism(results, rig)
+            else:
+                results.notes[PRISM] = f"skipped ({'--quick' if args.prism is None else '--no-prism'})"
+            _ceiling(results, env, client_seconds)
+            if with_suite:
+                _suite(results, env, Path(tmp), client_seconds)
+            else:
+                skipped = f"skipped ({'--quick' if args.suite is None else '--no-suite'})"
+                results.notes.update({SUITE_HTTP: skipped, SUITE_LOCAL: skipped})
+    except (BenchError, requests.RequestException) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    print(report.render(results))
+    report.write_json(results, args.json)
+    print(f"\nfigures: {args.json}")
+    return 0
