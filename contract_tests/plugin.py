@@ -103,7 +103,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def contract_run(request: pytest.FixtureRequest) -> ContractRun:
-    return _run(request.config)
+    run = _run(request.config)
+    items = request.session.items
+    run.prefetch(_selected(items, "contract_case"), _selected(items, "contract_property"))
+    return run
+
+
+def _selected(items: list[pytest.Item], param: str) -> list[Any]:
+    """The cases or properties pytest kept after selection (-k, --deselect): only those are sent."""
+    chosen = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and param in callspec.params:
+            chosen.append(callspec.params[param])
+    return chosen
 
 
 @pytest.hookimpl(wrapper=True)

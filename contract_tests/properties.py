@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from contract_tests.case import Case, Factory
+from contract_tests.config import RunConfig
 from contract_tests.drift import BudgetExhausted, ContractDrift, DriftGroup, IntermittentDrift
 from contract_tests.runner import CONFORM, DRIFT, Outcome, Runner, skip_reason
 from contract_tests.tables import guarded
@@ -165,20 +166,61 @@ PROPERTIES: tuple[Property, ...] = (
 )
 
 
-def run_property(prop: Property, runner: Runner, factory: Factory) -> Outcome:
-    config = runner.config
-    outcome = Outcome(f"property/{prop.name}", prop.rule, "property", None, None)
-    failing: list[Case] = []
-    budget_hit: list[str] = []
-
-    @hypothesis.seed(config.seed)
-    @hypothesis.settings(
+def _settings(config: RunConfig, phases: tuple[hypothesis.Phase, ...] = tuple(hypothesis.Phase)) -> hypothesis.settings:
+    return hypothesis.settings(
         max_examples=config.max_examples,
         database=None,
         deadline=None,
         print_blob=False,
+        phases=phases,
         suppress_health_check=list(hypothesis.HealthCheck),
     )
+
+
+def generate(prop: Property, factory: Factory) -> list[Case]:
+    """The examples hypothesis draws for this seed, drawn without sending anything."""
+    drawn: list[Case] = []
+
+    @hypothesis.seed(factory.config.seed)
+    @_settings(factory.config, (hypothesis.Phase.generate,))
+    @hypothesis.given(prop.strategy(factory))
+    def collect(case: Case) -> None:
+        drawn.append(case)
+
+    collect()
+    return drawn
+
+
+def _send_drawn(drawn: list[Case], runner: Runner) -> tuple[bool, str]:
+    """Send pre-drawn examples back to back: (all conform, reason some were not sent)."""
+    for case in drawn:
+        reason = skip_reason(case, runner.config)
+        if reason:
+            return True, reason
+        try:
+            _, found = runner.check(case, retry=False)
+        except BudgetExhausted as stop:
+            return True, str(stop)
+        if found:
+            return False, ""
+    return True, ""
+
+
+def run_property(prop: Property, runner: Runner, factory: Factory, drawn: list[Case] | None = None) -> Outcome:
+    """Check a property. With ``drawn`` (from generate()), those are sent first, back to back;
+    hypothesis itself, which replays and shrinks, runs only when one of them drifts."""
+    config = runner.config
+    outcome = Outcome(f"property/{prop.name}", prop.rule, "property", None, None)
+    if drawn is not None:
+        conform, reason = _send_drawn(drawn, runner)
+        if conform:
+            outcome.verdict, outcome.reason = ("not checked", reason) if reason else (CONFORM, "")
+            return outcome
+    failing: list[Case] = []
+    budget_hit: list[str] = []
+
+    @hypothesis.seed(config.seed)
+    @_settings(config)
     @hypothesis.given(prop.strategy(factory))
     def test(case: Case) -> None:
         reason = skip_reason(case, config)
