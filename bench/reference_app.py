@@ -10,6 +10,7 @@ own floor, used for the requests-client ceiling.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,26 +49,12 @@ def fixed_body() -> WsgiApp:
 
 
 def serve(name: str, port: int) -> None:
-    """Granian with the arguments ``mock_server/serve.py`` uses for ``engagelab-mock serve`` defaults."""
-    from granian.constants import HTTPModes, Interfaces
-    from granian.log import LogLevels
-    from granian.server import Server
-
+    """Granian exactly as ``engagelab-mock serve`` runs it with its defaults."""
+    from mock_server.serve import granian_server
     from mock_server.settings import ServeOptions
 
-    defaults = ServeOptions()
-    Server(
-        f"bench.reference_app:{name}",
-        address="127.0.0.1",
-        port=port,
-        interface=Interfaces.WSGI,
-        workers=defaults.workers,
-        blocking_threads=defaults.threads,
-        http=HTTPModes.http1,
-        factory=True,
-        log_level=LogLevels.warning,
-        working_dir=ROOT,
-    ).serve()
+    os.chdir(ROOT)  # the factory target is importable from the checkout
+    granian_server(f"bench.reference_app:{name}", ServeOptions(), port).serve()
 
 
 def command(python: str, name: str, port: int) -> list[str]:

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from granian.server.mp import MPServer
+
     from mock_server.wsgi import BusinessApp
 
 import spec
@@ -76,11 +78,28 @@ def banner(settings: Settings, url: str) -> str:
     )
 
 
-def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -> int:
+def granian_server(factory: str, options: ServeOptions, port: int) -> MPServer:
+    """Granian as the mock runs under it; the benchmark serves its references the same way."""
     from granian.constants import HTTPModes, Interfaces
     from granian.log import LogLevels
-    from granian.server import Server
+    from granian.server.mp import MPServer
 
+    # The process-based server: the GIL build of CPython, which is what we run on.
+    return MPServer(
+        factory,
+        address=options.host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=options.workers,
+        blocking_threads=options.threads,
+        http=HTTPModes.http1,
+        factory=True,
+        respawn_failed_workers=True,
+        log_level=LogLevels.warning,
+    )
+
+
+def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -> int:
     port = claim_port(options.host, options.port)
     scratch = None
     if options.workers > 1 and not settings.state_file:
@@ -95,18 +114,7 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         store.remove_faults()  # faults steer one run; they do not outlive a restart
         store.close()
     os.environ[SETTINGS_ENV] = dump(settings)
-    server = Server(
-        "mock_server.serve:worker_app",
-        address=options.host,
-        port=port,
-        interface=Interfaces.WSGI,
-        workers=options.workers,
-        blocking_threads=options.threads,
-        http=HTTPModes.http1,
-        factory=True,
-        respawn_failed_workers=True,
-        log_level=LogLevels.warning,
-    )
+    server = granian_server("mock_server.serve:worker_app", options, port)
     host = f"[{options.host}]" if ":" in options.host else options.host
 
     @server.on_startup

@@ -81,7 +81,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    threads: int = 4
+    threads: int = 2
 
 
 # (toml section, key) -> Settings/ServeOptions field. Sections keep the file readable.
