@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from contract_tests.config import Credentials, RunConfig
@@ -43,6 +44,18 @@ class Factory:
     @property
     def euid(self) -> int:
         return self.config.euid or EXAMPLE_EUID
+
+    @property
+    def unknown_key(self) -> str:
+        """A well-formed key no target should know: drawn from the run's seed, never a configured one.
+        A fixed one might be some target's real project."""
+        known = {c.key for c in (self.config.credentials, self.config.deleted_project, self.config.deleted_datasource)
+                 if c is not None}
+        draw = random.Random(self.config.seed)
+        while True:
+            key = f"{draw.getrandbits(96):024x}"
+            if key not in known:
+                return key
 
     def creds(self, which: str = "credentials") -> Credentials:
         found: Credentials | None = getattr(self.config, which)

@@ -113,6 +113,12 @@ def name_cases(f: Factory) -> Iterator[Case]:
         "user_id",
         "email_",
         "a" * (width - 1),
+        # Channels a target might quietly accept although the profile does not list them.
+        "sms",
+        "wechat",
+        "whatsapp",
+        "line",
+        "phone_number",
     ):
         if name not in f.types:
             yield f.case(f"name-{name!r}", "entry.name_unsupported", base.with_entry(0, name=name))
@@ -147,6 +153,9 @@ def value_cases(f: Factory) -> Iterator[Case]:
         yield from passing_entry(
             f, f"value-{width}x{label}", "entry.value_length", base.with_entry(0, value=char * width)
         )
+    # Code points, not grapheme clusters or NFC: 'e' + U+0301 is two.
+    combining = "e\u0301" * width
+    yield f.case(f"value-{width}x-e-U+0301", "entry.value_length", base.with_entry(0, value=combining))
     yield f.case(f"value-{width + 1}-blank", "entry.value_blank", base.with_entry(0, value=" " * (width + 1)))
     yield f.case(f"value-{width + 1}-padded", "entry.value_length", base.with_entry(0, value="a" + " " * width))
     for char in ("\x1c", "\x1d", "\x1e", "\x1f", "\u200b", "\ufeff", "\u180e", "\x00"):

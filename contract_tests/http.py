@@ -6,10 +6,13 @@ headers that a friendly client library would "fix".
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
 import select
+import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -161,6 +164,8 @@ class NetworkTransport:
         return conn
 
     def send(self, request: HttpRequest, timeout: float) -> HttpResponse:
+        if request.method == "HEAD":
+            return self._head(request, timeout)
         path = self._prefix + request.path + (f"?{request.query}" if request.query else "")
         started = time.perf_counter()
         conn = self._connection(timeout)
@@ -171,7 +176,9 @@ class NetworkTransport:
                 conn.putheader(name, value)
             if request.body or request.method in self._BODY_METHODS:
                 conn.putheader("Content-Length", str(len(request.body)))
-            conn.endheaders(request.body or None)
+            # A server may answer (401, 413) and close before reading a large body: read its answer.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                conn.endheaders(request.body or None)
             reply = conn.getresponse()
             body = reply.read()
         except http.client.HTTPException as failure:
@@ -186,7 +193,51 @@ class NetworkTransport:
             self.close()
         return HttpResponse(reply.status, {k.lower(): v for k, v in reply.getheaders()}, body, elapsed)
 
+    def _head(self, request: HttpRequest, timeout: float) -> HttpResponse:
+        """HEAD on a connection of its own, read to the end: every byte after the headers is
+        a body the answer must not have. http.client would hide those bytes from us."""
+        path = self._prefix + request.path + (f"?{request.query}" if request.query else "")
+        lines = [f"HEAD {path} HTTP/1.1".encode(), f"Host: {self._host}".encode(), b"Connection: close"]
+        for name, value in request.headers:
+            raw_value = value if isinstance(value, bytes) else value.encode("latin-1")
+            lines.append(name.encode("latin-1") + b": " + raw_value)
+        started = time.perf_counter()
+        with socket.create_connection((self._host, self._port or (443 if self._https else 80)), timeout) as raw:
+            sock = ssl.create_default_context().wrap_socket(raw, server_hostname=self._host) if self._https else raw
+            sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
+            data = _read_until_quiet(sock, timeout)
+        elapsed = time.perf_counter() - started
+        head, _, rest = data.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise ConnectionError(f"no HTTP status line in the answer to HEAD: {status_line[:80]!r}")
+        headers = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return HttpResponse(int(parts[1]), headers, rest, elapsed)
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _read_until_quiet(sock: socket.socket, timeout: float, quiet: float = 0.1) -> bytes:
+    """Everything the server sends until it closes, or stays silent for `quiet` s after the headers."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        headers_done = b"\r\n\r\n" in b"".join(chunks)
+        sock.settimeout(quiet if headers_done else max(deadline - time.monotonic(), 0.001))
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            if headers_done:
+                break
+            raise
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -38,7 +38,7 @@ BREAKERS: tuple[Breaker, ...] = (
     Breaker("route.method", frozenset({"method"}), lambda d, f, i: d.but(method="PUT")),
     Breaker("auth.header", frozenset({"auth"}), _auth(lambda f: None)),
     Breaker("auth.key_format", frozenset({"auth"}), _auth(lambda f: basic(f.creds().key.upper(), f.creds().secret))),
-    Breaker("auth.key_unknown", frozenset({"auth"}), _auth(lambda f: basic("0123456789abcdef01234567", "x"))),
+    Breaker("auth.key_unknown", frozenset({"auth"}), _auth(lambda f: basic(f.unknown_key, "x"))),
     Breaker("auth.secret", frozenset({"auth"}), _auth(lambda f: basic(f.creds().key, "wrong-secret"))),
     Breaker(
         "auth.project_deleted",

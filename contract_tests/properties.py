@@ -22,7 +22,7 @@ from hypothesis_jsonschema import from_schema
 from contract_tests.case import Case, Factory
 from contract_tests.config import RunConfig
 from contract_tests.drift import BudgetExhausted, ContractDrift, DriftGroup, IntermittentDrift
-from contract_tests.runner import CONFORM, DRIFT, Outcome, Runner, skip_reason
+from contract_tests.runner import CONFORM, DRIFT, Outcome, Runner
 from contract_tests.tables import guarded
 
 Strategy = Callable[[Factory], st.SearchStrategy[Case]]
@@ -194,7 +194,7 @@ def generate(prop: Property, factory: Factory) -> list[Case]:
 def _send_drawn(drawn: list[Case], runner: Runner) -> tuple[bool, str]:
     """Send pre-drawn examples back to back: (all conform, reason some were not sent)."""
     for case in drawn:
-        reason = skip_reason(case, runner.config)
+        reason = runner.blocked(case)
         if reason:
             return True, reason
         try:
@@ -223,7 +223,7 @@ def run_property(prop: Property, runner: Runner, factory: Factory, drawn: list[C
     @_settings(config)
     @hypothesis.given(prop.strategy(factory))
     def test(case: Case) -> None:
-        reason = skip_reason(case, config)
+        reason = runner.blocked(case)
         if reason:
             budget_hit.append(reason)
             return

@@ -16,6 +16,7 @@ from contract_tests.drift import (
     DriftGroup,
     IdempotencyDrift,
     IntermittentDrift,
+    LatencyDrift,
     ShapeDrift,
 )
 from contract_tests.fields import FIELD_TABLES
@@ -78,12 +79,27 @@ def skip_reason(case: Case, config: RunConfig) -> str:
     return ""
 
 
+# After this many answers over --max-latency the run stops sending: the drift is
+# established, and waiting seconds per request would only make the run crawl.
+LATENCY_BREAKER = 5
+
+
 class Runner:
     def __init__(self, session: Session, selected: tuple[str, ...] = ()) -> None:
         self.session = session
         self.config = session.config
         self.oracle = Oracle.load(self.config.profile)
         self.selected = checks.select(selected)
+        self.slow_answers = 0
+
+    def blocked(self, case: Case) -> str:
+        """Why this case is not sent, or "" when it is."""
+        if self.slow_answers >= LATENCY_BREAKER:
+            return (
+                f"not sent: {self.slow_answers} answers were slower than {self.config.max_latency:g} s, "
+                "so the run stopped waiting on this target"
+            )
+        return skip_reason(case, self.config)
 
     def observe(self, case: Case, response: HttpResponse) -> list[ContractDrift]:
         obs = Observation(case, response, self.oracle, self.config.max_latency)
@@ -96,6 +112,8 @@ class Runner:
                 func(obs)
             except ContractDrift as drift:
                 found.append(drift)
+        if any(isinstance(d, LatencyDrift) for d in found):
+            self.slow_answers += 1
         return found
 
     def check(self, case: Case, retry: bool = True) -> tuple[HttpResponse, list[ContractDrift]]:
@@ -124,7 +142,7 @@ class Runner:
 
     def run(self, case: Case) -> Outcome:
         outcome = Outcome(case.id, case.rule, case.group, case.code, case.status)
-        outcome.reason = skip_reason(case, self.config)
+        outcome.reason = self.blocked(case)
         if outcome.reason:
             return outcome
         try:

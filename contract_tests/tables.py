@@ -44,7 +44,8 @@ def guarded(f: Factory, draft: Draft) -> Draft:
 
 def route_cases(f: Factory) -> Iterator[Case]:
     base = guarded(f, f.base())
-    for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"):
+    # Methods are case-sensitive (RFC 9110): "post" is not POST.
+    for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "post", "Post"):
         yield f.case(f"method-{method}", "route.method", base.but(method=method))
     yield f.case("method-PUT-unauthenticated", "route.method", base.but(method="PUT", authorization=None))
     for path in (
@@ -88,6 +89,7 @@ def auth_cases(f: Factory) -> Iterator[Case]:
         "not-utf8": "Basic " + _token(c.key.encode()[:-1] + b"\xff:" + c.secret.encode()),
         "raw-latin1-bytes": b"Basic \xe9\xff",
         "double-scheme": f"Basic Basic {good}",
+        "tab-separator": f"Basic\t{good}",  # "one or more spaces": a tab is not one
     }
     if good.endswith("="):
         header["unpadded"] = f"Basic {good.rstrip('=')}"
@@ -115,7 +117,7 @@ def auth_cases(f: Factory) -> Iterator[Case]:
     }.items():
         if key != c.key:
             yield f.case(f"key-{name}", "auth.key_format", base.but(authorization=basic(key, c.secret)))
-    unknown = "0123456789abcdef01234567" if c.key != "0123456789abcdef01234567" else "fedcba9876543210fedcba98"
+    unknown = f.unknown_key
     yield f.case("key-unknown", "auth.key_unknown", base.but(authorization=basic(unknown, c.secret)), needs=())
     yield f.case("key-unknown-other-secret", "auth.key_unknown", base.but(authorization=basic(unknown, "x")), needs=())
     for name, secret in {

@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,6 +210,32 @@ def _slow_success(ex: Exchange) -> None:
         time.sleep(0.25)
 
 
+def _method_upper(ex: Exchange) -> None:
+    ex.environ["REQUEST_METHOD"] = ex.environ["REQUEST_METHOD"].upper()
+
+
+def _tab_as_space(value: str) -> str:
+    return value.replace("\t", " ", 1)
+
+
+def _nfc_values(doc: dict[str, Any]) -> bool:
+    contacts = doc.get("contacts")
+    if not isinstance(contacts, dict):
+        return False
+    for name, value in contacts.items():
+        if isinstance(value, str):
+            contacts[name] = unicodedata.normalize("NFC", value)
+    return True
+
+
+def _accept_wechat(doc: dict[str, Any]) -> bool:
+    contacts = doc.get("contacts")
+    if not isinstance(contacts, dict) or "wechat" not in contacts:
+        return False
+    contacts["email"] = contacts.pop("wechat")
+    return True
+
+
 def _html_404(ex: Exchange) -> None:
     if ex.status == 404:
         ex.answer(404, b"<html><body>Not Found</body></html>", "text/html")
@@ -347,6 +374,12 @@ DEVIANTS: tuple[Deviant, ...] = (
         "content-type-text/plain",
         before=_rewrite_header("CONTENT_TYPE", lambda _: "application/json"),
     ),
+    Deviant("method-case-insensitive", "method-post", before=_method_upper),
+    Deviant(
+        "tab-accepted-after-scheme", "header-tab-separator", before=_rewrite_header("HTTP_AUTHORIZATION", _tab_as_space)
+    ),
+    Deviant("values-counted-after-nfc", "value-256x-e-U+0301", before=_body_json(_nfc_values)),
+    Deviant("unlisted-channel-accepted", "name-'wechat'", before=_body_json(_accept_wechat)),
     Deviant("intermittent-55108", "euid-*", after=_flaky, fresh_after=True, kind="intermittent"),
     Deviant("success-not-idempotent", "*/success", after=_not_idempotent, fresh_after=True, kind="idempotency"),
 )
