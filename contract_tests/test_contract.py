@@ -7,20 +7,20 @@ import pytest
 from contract_tests.api import ContractRun
 from contract_tests.case import Case
 from contract_tests.properties import Property
-from contract_tests.runner import NOT_CHECKED
+from contract_tests.runner import NOT_CHECKED, Outcome
+
+
+def _report(outcome: Outcome) -> None:
+    """A pytest verdict for one outcome: skipped when not checked, the drift raised when found."""
+    if outcome.verdict == NOT_CHECKED:
+        pytest.skip(outcome.reason)
+    if outcome.error is not None:
+        raise outcome.error
 
 
 def test_case(contract_case: Case, contract_run: ContractRun) -> None:
-    outcome = contract_run.run_case(contract_case)
-    if outcome.verdict == NOT_CHECKED:
-        pytest.skip(outcome.reason)
-    if outcome.error is not None:
-        raise outcome.error
+    _report(contract_run.run_case(contract_case))
 
 
 def test_property(contract_property: Property, contract_run: ContractRun) -> None:
-    outcome = contract_run.run_property(contract_property)
-    if outcome.verdict == NOT_CHECKED:
-        pytest.skip(outcome.reason)
-    if outcome.error is not None:
-        raise outcome.error
+    _report(contract_run.run_property(contract_property))
