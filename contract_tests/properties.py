@@ -17,7 +17,6 @@ from typing import Any
 import hypothesis
 import hypothesis.errors
 from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 
 from contract_tests.case import Case, Factory
 from contract_tests.config import RunConfig
@@ -38,6 +37,10 @@ class Property:
 
 def _valid(f: Factory) -> st.SearchStrategy[Case]:
     """Whole request objects from the request schema, unknown top-level fields included."""
+    # Imported here: at import time it reads hypothesis' character tables, which
+    # hypothesis warns against while pytest is still loading plugins.
+    from hypothesis_jsonschema import from_schema
+
     schema = copy.deepcopy(f.oracle.spec.schemas["contact-request"])
     schema["properties"]["contacts"]["propertyNames"]["enum"] = list(f.types)
     if not f.config.local:
