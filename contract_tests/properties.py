@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from contract_tests.case import Case, Factory
 from contract_tests.config import RunConfig
 from contract_tests.drift import BudgetExhausted, ContractDrift, DriftGroup, IntermittentDrift
+from contract_tests.http import HttpRequest
 from contract_tests.runner import CONFORM, DRIFT, Outcome, Runner
 from contract_tests.tables import guarded
 
@@ -194,47 +195,65 @@ def generate(prop: Property, factory: Factory) -> list[Case]:
     return drawn
 
 
-def _send_drawn(drawn: list[Case], runner: Runner) -> tuple[bool, str]:
-    """Send pre-drawn examples back to back: (all conform, reason some were not sent)."""
+# New requests hypothesis may send while shrinking one drift: a target that fails
+# everything would otherwise be sent thousands of shrink candidates.
+SHRINK_SENDS = 60
+
+Answers = dict[HttpRequest, list[ContractDrift]]
+
+
+def _send_drawn(drawn: list[Case], runner: Runner, answers: Answers) -> tuple[Case | None, str]:
+    """Send pre-drawn examples back to back, noting each answer: (first drifting case, reason some were not sent)."""
     for case in drawn:
         reason = runner.blocked(case)
         if reason:
-            return True, reason
+            return None, reason
         try:
             _, found = runner.check(case, retry=False)
         except BudgetExhausted as stop:
-            return True, str(stop)
+            return None, str(stop)
+        answers[case.request] = found
         if found:
-            return False, ""
-    return True, ""
+            return case, ""
+    return None, ""
 
 
 def run_property(prop: Property, runner: Runner, factory: Factory, drawn: list[Case] | None = None) -> Outcome:
     """Check a property. With ``drawn`` (from generate()), those are sent first, back to back;
-    hypothesis itself, which replays and shrinks, runs only when one of them drifts."""
+    hypothesis itself, which replays and shrinks, runs only when one of them drifts, and
+    replays what was already answered from memory."""
     config = runner.config
     outcome = Outcome(f"property/{prop.name}", prop.rule, "property", None, None)
+    answers: Answers = {}
+    first: Case | None = None
     if drawn is not None:
-        conform, reason = _send_drawn(drawn, runner)
-        if conform:
+        first, reason = _send_drawn(drawn, runner, answers)
+        if first is None:
             outcome.verdict, outcome.reason = ("not checked", reason) if reason else (CONFORM, "")
             return outcome
-    failing: list[Case] = []
+    failing: list[Case] = [first] if first is not None else []
     budget_hit: list[str] = []
+    shrink_sends = [0]
 
     @hypothesis.seed(config.seed)
     @_settings(config)
     @hypothesis.given(prop.strategy(factory))
     def test(case: Case) -> None:
-        reason = runner.blocked(case)
-        if reason:
-            budget_hit.append(reason)
-            return
-        try:
-            _, found = runner.check(case, retry=False)
-        except BudgetExhausted as stop:
-            budget_hit.append(str(stop))
-            return
+        found = answers.get(case.request)
+        if found is None:
+            reason = runner.blocked(case)
+            if reason:
+                budget_hit.append(reason)
+                return
+            if shrink_sends[0] >= SHRINK_SENDS:
+                return  # out of shrinking budget: the smallest drift so far stands
+            shrink_sends[0] += 1
+            try:
+                _, found = runner.check(case, retry=False)
+            except BudgetExhausted as stop:
+                budget_hit.append(str(stop))
+                return
+            answers[case.request] = found
         if found:
             failing.append(case)
             raise found[0] if len(found) == 1 else DriftGroup(found)
@@ -242,6 +261,10 @@ def run_property(prop: Property, runner: Runner, factory: Factory, drawn: list[C
     try:
         test()
         outcome.verdict = CONFORM
+        if first is not None:
+            # Hypothesis did not meet the drifting example again: report it as it was.
+            seen = answers[first.request]
+            outcome.verdict, outcome.error = DRIFT, seen[0] if len(seen) == 1 else DriftGroup(seen)
     except ContractDrift as drift:
         outcome.verdict = DRIFT
         outcome.error = drift

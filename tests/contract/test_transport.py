@@ -119,3 +119,14 @@ def test_the_unknown_key_is_per_run_and_never_a_configured_one() -> None:
     other = Factory(RunConfig(seed=12).with_defaults({}), Oracle.load(config.profile)).unknown_key
     assert len(one) == 24 and all(c in "0123456789abcdef" for c in one)
     assert one != other and config.credentials is not None and one != config.credentials.key
+
+
+def test_shrinking_is_bounded_when_everything_drifts() -> None:
+    from contract_tests.properties import SHRINK_SENDS
+
+    everything = next(d for d in DEVIANTS if d.name == "extra-response-field")
+    config = RunConfig(seed=5, max_examples=10).with_defaults({})
+    result = contract_tests.run(config, app=everything.build(create_app()), select=("property/*",))
+    assert len(result.drifted) == 7 and all(o.curl.startswith("curl ") for o in result.drifted)
+    # The first drawn example already drifts; then at most SHRINK_SENDS new requests per property.
+    assert result.session.sent <= 7 * (1 + SHRINK_SENDS)
