@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from contract_tests.case import Case, Factory
 from contract_tests.config import RunConfig
-from contract_tests.drift import BudgetExhausted, ContractDrift, DriftGroup, IntermittentDrift
+from contract_tests.drift import BudgetExhausted, ContractDrift, DriftGroup, IntermittentDrift, LatencyDrift
 from contract_tests.http import HttpRequest
 from contract_tests.runner import CONFORM, DRIFT, Outcome, Runner
 from contract_tests.tables import guarded
@@ -233,7 +233,8 @@ def run_property(prop: Property, runner: Runner, factory: Factory, drawn: list[C
             return outcome
     failing: list[Case] = [first] if first is not None else []
     budget_hit: list[str] = []
-    shrink_sends = [0]
+    # Slowness does not depend on the input: shrinking would only wait on more slow answers.
+    shrink_sends = [SHRINK_SENDS if first and all(isinstance(d, LatencyDrift) for d in answers[first.request]) else 0]
 
     @hypothesis.seed(config.seed)
     @_settings(config)
