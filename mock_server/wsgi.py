@@ -25,14 +25,29 @@ _DRAIN_CHUNK = 256 * 1024
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+# environ key -> header name. Shared strings keep journal entries small; bounded,
+# since clients choose the names.
+_HEADER_NAMES: dict[str, str] = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+_HEADER_NAMES_MAX = 512
+
+
+def _header_name(key: str) -> str:
+    name = _HEADER_NAMES.get(key)
+    if name is None:
+        name = key[5:].replace("_", "-").lower()
+        if len(_HEADER_NAMES) < _HEADER_NAMES_MAX:
+            _HEADER_NAMES[key] = name
+    return name
+
+
 def headers_of(environ: dict[str, Any]) -> dict[str, str]:
     headers = {}
-    for name, value in environ.items():
-        if name.startswith("HTTP_"):
-            headers[name[5:].replace("_", "-").lower()] = value
-    for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        if environ.get(name):
-            headers[name.replace("_", "-").lower()] = environ[name]
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[_header_name(key)] = value
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[_HEADER_NAMES[key]] = environ[key]
     return headers
 
 
