@@ -195,3 +195,25 @@ def test_a_stalled_client_does_not_block_others(served: Served) -> None:
         reply = requests.post(served.url + CONTACT, data=json.dumps(EXAMPLE), headers=JSON_HEADERS, timeout=10)
         assert reply.json()["code"] == 0
         assert time.monotonic() - started < 5
+
+
+def test_state_file_survives_a_killed_worker(tmp_path: Path) -> None:
+    """A worker killed outright (no clean shutdown) loses nothing acknowledged: Granian respawns it."""
+    server = Served("--state", str(tmp_path / "state.db"))
+    try:
+        assert _post(server, {"euid": 41, "contacts": {"email": "acked"}}).json()["code"] == 0
+        children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
+        assert children, "the worker runs as a child of the serving process"
+        for child in children:
+            os.kill(int(child), signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                reply = requests.get(f"{server.url}/__mock/users/41", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "no worker came back"
+                time.sleep(0.1)
+        assert reply.json()["contacts"] == {"email": "acked"}
+    finally:
+        assert server.stop() == 0
