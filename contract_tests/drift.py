@@ -30,6 +30,16 @@ class ContractDrift(AssertionError):
             lines.append(f"reproduce: {self.curl}")
         return "\n".join(lines)
 
+    def record(self) -> dict[str, Any]:
+        """The drift as the JSON report keeps it."""
+        return {
+            "kind": self.kind,
+            "check": self.check,
+            "expected": _plain(self.expected),
+            "observed": _plain(self.observed),
+            "detail": self.detail,
+        }
+
     def with_curl(self, curl: str) -> ContractDrift:
         self.curl = curl
         self.args = (self._text(),)
@@ -93,3 +103,12 @@ class BudgetExhausted(RuntimeError):
 
 class WriteRefused(RuntimeError):
     """A check would write to a target where writes are not allowed."""
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: bytes decoded, JSON types kept, anything else as its repr."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (str, int, float, bool, type(None), list, dict)):
+        return value
+    return repr(value)

@@ -283,13 +283,5 @@ def run_property(prop: Property, runner: Runner, factory: Factory, drawn: list[C
                 f"{found.args[0]}\nhypothesis seed: {config.seed}; failing case: {failing[-1].id if failing else '?'}"
             ),
         )
-        outcome.drifts = [
-            {
-                "kind": found.kind,
-                "check": found.check,
-                "expected": repr(found.expected),
-                "observed": repr(found.observed),
-                "detail": found.detail,
-            }
-        ]
+        outcome.drifts = [found.record()]
     return outcome

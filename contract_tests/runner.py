@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,17 +151,9 @@ class Runner:
             return outcome
         except OSError as failure:  # requests' errors are OSErrors: reset, timeout, refused
             drift = ShapeDrift("response_shape", "an HTTP response", f"{type(failure).__name__}: {failure}")
-            outcome.verdict, outcome.error, outcome.curl = DRIFT, drift.with_curl(self.session.curl(case.request)), ""
+            outcome.verdict, outcome.error = DRIFT, drift.with_curl(self.session.curl(case.request))
             outcome.curl = drift.curl
-            outcome.drifts = [
-                {
-                    "kind": "shape",
-                    "check": "response_shape",
-                    "expected": "an HTTP response",
-                    "observed": _plain(drift.observed),
-                    "detail": "",
-                }
-            ]
+            outcome.drifts = [drift.record()]
             return outcome
         outcome.observed_status = response.status
         outcome.observed_code = Observation(case, response, self.oracle, 0).code()
@@ -175,21 +166,8 @@ class Runner:
             error.args = (self.session.redactor.text(str(error.args[0])),)
             outcome.error = error
             outcome.curl = curl
-            outcome.drifts = [
-                {
-                    "kind": d.kind,
-                    "check": d.check,
-                    "expected": _plain(d.expected),
-                    "observed": _plain(d.observed),
-                    "detail": d.detail,
-                }
-                for d in found
-            ]
+            outcome.drifts = [d.record() for d in found]
         return outcome
-
-    def run_all(self, cases: list[Case]) -> Iterator[Outcome]:
-        for case in cases:
-            yield self.run(case)
 
 
 def _answer(response: HttpResponse, with_message: bool = False) -> tuple[Any, ...]:
@@ -202,9 +180,3 @@ def _answer(response: HttpResponse, with_message: bool = False) -> tuple[Any, ..
     return (response.status, code, message)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, (str, int, float, bool, type(None), list, dict)):
-        return value
-    return repr(value)
