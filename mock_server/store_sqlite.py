@@ -165,8 +165,7 @@ class SqliteStore:
         return replace(fault, id=cursor.lastrowid or 0)
 
     def faults(self) -> list[Fault]:
-        rows = self._db.execute("SELECT id, times, data FROM faults ORDER BY id").fetchall()
-        return [Fault(id=i, times=t, **json.loads(d)) for i, t, d in rows]
+        return _faults(self._db)
 
     def remove_faults(self, fault_id: int | None = None) -> int:
         if fault_id is None:
@@ -178,8 +177,7 @@ class SqliteStore:
 
     def take_fault(self, method: str, path: str, euid: int | None) -> Fault | None:
         with self._transaction() as db:
-            rows = db.execute("SELECT id, times, data FROM faults ORDER BY id").fetchall()
-            for fault in (Fault(id=i, times=t, **json.loads(d)) for i, t, d in rows):
+            for fault in _faults(db):
                 if fault.matches(method, path, euid):
                     if fault.times is not None and fault.times <= 1:
                         db.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
@@ -193,3 +191,8 @@ class SqliteStore:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def _faults(db: sqlite3.Connection) -> list[Fault]:
+    rows = db.execute("SELECT id, times, data FROM faults ORDER BY id").fetchall()
+    return [Fault(id=i, times=t, **json.loads(d)) for i, t, d in rows]

@@ -51,18 +51,22 @@ def headers_of(environ: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
+def _declared_length(environ: dict[str, Any]) -> int | None:
+    """The body's length by Content-Length; None for a chunked body, whose length is unknown; 0 for none."""
+    length = environ.get("CONTENT_LENGTH", "")
+    if length.isdigit():
+        return int(length)
+    return None if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() else 0
+
+
 def read_body(environ: dict[str, Any], limit: int) -> bytes:
     """At most ``limit + 1`` bytes: enough to tell an over-size body, never more."""
     stream = environ.get("wsgi.input")
     if stream is None:
         return b""
-    length = environ.get("CONTENT_LENGTH", "")
-    if length.isdigit():
-        wanted = min(int(length), limit + 1)
-        return bytes(stream.read(wanted)) if wanted else b""
-    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return bytes(stream.read(limit + 1))
-    return b""
+    declared = _declared_length(environ)
+    wanted = limit + 1 if declared is None else min(declared, limit + 1)
+    return bytes(stream.read(wanted)) if wanted else b""
 
 
 def drain(environ: dict[str, Any], consumed: int) -> bool:
@@ -71,15 +75,13 @@ def drain(environ: dict[str, Any], consumed: int) -> bool:
 
     False when more than DRAIN_LIMIT bytes are left: the connection must close.
     """
-    length = environ.get("CONTENT_LENGTH", "")
-    if length.isdigit():
-        left = int(length) - consumed
-        if left > DRAIN_LIMIT:
-            return False
-    elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+    declared = _declared_length(environ)
+    if declared is None:
         left = DRAIN_LIMIT + 1
+    elif declared - consumed > DRAIN_LIMIT:
+        return False
     else:
-        return True
+        left = declared - consumed
     stream = environ["wsgi.input"]
     while left > 0:
         chunk = stream.read(min(_DRAIN_CHUNK, left))
