@@ -24,6 +24,11 @@ HeaderValue = str | bytes
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def header_text(value: HeaderValue) -> str:
+    """A header value as text; raw bytes are read as ISO-8859-1, as HTTP/1.1 carries them."""
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
 @dataclass(frozen=True)
 class HttpRequest:
     method: str
@@ -101,7 +106,7 @@ class WsgiTransport:
             "CONTENT_LENGTH": str(len(request.body)),
         }
         for name, value in request.headers:
-            text = value.decode("latin-1") if isinstance(value, bytes) else value
+            text = header_text(value)
             key = name.upper().replace("-", "_")
             if key == "CONTENT_TYPE":
                 environ["CONTENT_TYPE"] = text
@@ -199,8 +204,7 @@ class NetworkTransport:
         path = self._prefix + request.path + (f"?{request.query}" if request.query else "")
         lines = [f"HEAD {path} HTTP/1.1".encode(), f"Host: {self._host}".encode(), b"Connection: close"]
         for name, value in request.headers:
-            raw_value = value if isinstance(value, bytes) else value.encode("latin-1")
-            lines.append(name.encode("latin-1") + b": " + raw_value)
+            lines.append(f"{name}: {header_text(value)}".encode("latin-1"))
         started = time.perf_counter()
         with socket.create_connection((self._host, self._port or (443 if self._https else 80)), timeout) as raw:
             sock = ssl.create_default_context().wrap_socket(raw, server_hostname=self._host) if self._https else raw

@@ -7,7 +7,7 @@ import binascii
 import shlex
 from collections.abc import Iterable
 
-from contract_tests.http import HttpRequest
+from contract_tests.http import HttpRequest, header_text
 
 SECRET_ENV = "ENGAGELAB_API_SECRET"
 MASK = "<redacted>"
@@ -28,7 +28,7 @@ class Redactor:
 
     def authorization(self, value: str | bytes) -> str:
         """A shell-quoted header argument, safe to show: an expansion when it held a secret."""
-        shown = value.decode("latin-1") if isinstance(value, bytes) else value
+        shown = header_text(value)
         scheme, _, token = shown.strip().partition(" ")
         try:
             decoded = base64.b64decode(token.strip(), validate=False).decode("utf-8", "replace")
@@ -51,8 +51,7 @@ class Redactor:
             if name.lower() == "authorization":
                 parts += ["-H", self.authorization(value)]
             else:
-                text = value.decode("latin-1") if isinstance(value, bytes) else value
-                parts += ["-H", shlex.quote(f"{name}: {self.text(text)}")]
+                parts += ["-H", shlex.quote(f"{name}: {self.text(header_text(value))}")]
         if request.body:
             parts += [
                 "--data-binary",
