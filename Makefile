@@ -7,13 +7,21 @@ BIN    := $(VENV)/bin
 # otherwise the mock's own defaults, config file and ENGAGELAB_MOCK_* variables decide (127.0.0.1:8080).
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck unit openapi bench clean
+.PHONY: serve test lint typecheck unit openapi bench clean lock
 
-$(STAMP): pyproject.toml
+PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# Our own builds are reproducible: every dependency comes from the hashed lock file; the kit
+# itself is installed editable on top, without resolving again (its ranges are for users).
+$(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --require-hashes -r requirements/dev.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Regenerate the lock after changing the ranges in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 \
+		--quiet -o requirements/dev.lock
 
 serve: $(STAMP)
 	$(BIN)/engagelab-mock serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
@@ -21,7 +29,11 @@ serve: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check spec mock_server contract_tests tests bench examples
 
+# mypy finds the packages under their installed names through a tree of links to the folders.
+TYPED  := build/typecheck/engagelab_kit
 typecheck: $(STAMP)
+	mkdir -p $(TYPED)
+	for p in spec mock_server contract_tests; do ln -sfn "$(CURDIR)/$$p" $(TYPED)/$$p; done
 	$(BIN)/mypy
 
 unit: $(STAMP)
@@ -31,7 +43,7 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 openapi: $(STAMP)
-	$(BIN)/python -m spec.openapi --output spec/openapi.json
+	$(BIN)/python -m engagelab_kit.spec.openapi --output spec/openapi.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -17,9 +17,9 @@ from typing import Any
 
 import requests
 
-import spec
 from bench.console import BenchError
 from bench.procs import Probe
+from engagelab_kit import spec
 
 SPEC = spec.load()
 PATH = SPEC.contact_path

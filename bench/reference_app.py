@@ -50,8 +50,8 @@ def fixed_body() -> WsgiApp:
 
 def serve(name: str, port: int) -> None:
     """Granian exactly as ``engagelab-mock serve`` runs it with its defaults."""
-    from mock_server.serve import granian_server
-    from mock_server.settings import ServeOptions
+    from engagelab_kit.mock_server.serve import granian_server
+    from engagelab_kit.mock_server.settings import ServeOptions
 
     os.chdir(ROOT)  # the factory target is importable from the checkout
     granian_server(f"bench.reference_app:{name}", ServeOptions(), port).serve()

@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.measure import ServerRun
 from bench.suite import SuiteInProcess, SuiteOverHttp
-from mock_server.settings import ServeOptions
+from engagelab_kit.mock_server.settings import ServeOptions
 
 MOCK, FLASK, PRISM = "mock", "bare Flask", "Prism"
 SUITE_HTTP, SUITE_LOCAL = "suite over HTTP", "suite in-process"  # keys of Results.notes

@@ -4,10 +4,10 @@ Run ``pytest contract_tests`` (in-process mock) or ``engagelab-contract
 --target URL``; use :func:`run` to drive it from Python.
 """
 
-from contract_tests.api import ContractRun, plan, run
-from contract_tests.checks import REGISTRY as CHECKS
-from contract_tests.config import Credentials, Profile, RunConfig, TargetKind
-from contract_tests.drift import (
+from engagelab_kit.contract_tests.api import ContractRun, plan, run
+from engagelab_kit.contract_tests.checks import REGISTRY as CHECKS
+from engagelab_kit.contract_tests.config import Credentials, Profile, RunConfig, TargetKind
+from engagelab_kit.contract_tests.drift import (
     CodeDrift,
     ConfigError,
     ContractDrift,
@@ -18,7 +18,7 @@ from contract_tests.drift import (
     ShapeDrift,
     StatusDrift,
 )
-from contract_tests.runner import Outcome
+from engagelab_kit.contract_tests.runner import Outcome
 
 __all__ = [
     "CHECKS",

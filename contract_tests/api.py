@@ -6,13 +6,13 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from contract_tests.case import Case, Factory
-from contract_tests.config import RunConfig
-from contract_tests.http import WsgiApp
-from contract_tests.oracle import Oracle
-from contract_tests.properties import PROPERTIES, Property, generate, run_property
-from contract_tests.runner import DRIFT, Outcome, Runner, build_cases
-from contract_tests.session import Session, open_session
+from engagelab_kit.contract_tests.case import Case, Factory
+from engagelab_kit.contract_tests.config import RunConfig
+from engagelab_kit.contract_tests.http import WsgiApp
+from engagelab_kit.contract_tests.oracle import Oracle
+from engagelab_kit.contract_tests.properties import PROPERTIES, Property, generate, run_property
+from engagelab_kit.contract_tests.runner import DRIFT, Outcome, Runner, build_cases
+from engagelab_kit.contract_tests.session import Session, open_session
 
 
 @dataclass
@@ -86,7 +86,7 @@ def run(
 
 def plan(config: RunConfig) -> list[str]:
     """The dry run: every request the run would send, as redacted curl lines."""
-    from contract_tests.runner import skip_reason
+    from engagelab_kit.contract_tests.runner import skip_reason
 
     session = open_session(config)
     lines = [f"# {config.banner()}"]

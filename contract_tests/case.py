@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from contract_tests.config import Credentials, RunConfig
-from contract_tests.draft import Draft
-from contract_tests.http import HttpRequest
-from contract_tests.oracle import Oracle
+from engagelab_kit.contract_tests.config import Credentials, RunConfig
+from engagelab_kit.contract_tests.draft import Draft
+from engagelab_kit.contract_tests.http import HttpRequest
+from engagelab_kit.contract_tests.oracle import Oracle
 
 EXAMPLE_EUID = 10362473
 # Stands in when a case's credentials are not configured; the case is then skipped.

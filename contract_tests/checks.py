@@ -9,10 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from contract_tests.case import Case
-from contract_tests.drift import CodeDrift, ConfigError, LatencyDrift, MessageDrift, ShapeDrift, StatusDrift
-from contract_tests.http import HttpResponse
-from contract_tests.oracle import Oracle
+from engagelab_kit.contract_tests.case import Case
+from engagelab_kit.contract_tests.drift import (
+    CodeDrift,
+    ConfigError,
+    LatencyDrift,
+    MessageDrift,
+    ShapeDrift,
+    StatusDrift,
+)
+from engagelab_kit.contract_tests.http import HttpResponse
+from engagelab_kit.contract_tests.oracle import Oracle
 
 _NO_BODY = object()
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from engagelab_kit.spec.version import __version__
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -25,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         "--max-examples, --profile, --dry-run, --list-checks, --app) are passed to the pytest plugin.",
     )
     parser.add_argument("--target", help="base URL; default: the in-process mock")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--report-dir", type=Path, help="junit.xml, drift-report.json, summary.md go here")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per case")
     return parser

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import spec
-from contract_tests.drift import ConfigError
+from engagelab_kit import spec
+from engagelab_kit.contract_tests.drift import ConfigError
 
 ENV_TARGET = "CONTRACT_TARGET"
 ENV_KEY = "ENGAGELAB_API_KEY"

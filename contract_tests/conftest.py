@@ -1,6 +1,6 @@
 """Makes `pytest contract_tests` work with no options: the plugin's hooks live here."""
 
-from contract_tests.plugin import (
+from engagelab_kit.contract_tests.plugin import (
     contract_run,
     pytest_addoption,
     pytest_configure,

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-import spec
-from contract_tests.config import Credentials
-from contract_tests.http import HeaderValue, HttpRequest
+from engagelab_kit import spec
+from engagelab_kit.contract_tests.config import Credentials
+from engagelab_kit.contract_tests.http import HeaderValue, HttpRequest
 
 
 class Omit:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from contract_tests.case import Case, Factory
-from contract_tests.draft import OMIT, Raw
-from contract_tests.tables import Table, passing_entry
+from engagelab_kit.contract_tests.case import Case, Factory
+from engagelab_kit.contract_tests.draft import OMIT, Raw
+from engagelab_kit.contract_tests.tables import Table, passing_entry
 
 BIG_DIGITS = b"1" + b"0" * 5000  # beyond Python's default int-parsing limit
 

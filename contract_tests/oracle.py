@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from contract_tests.config import Profile
-from spec import Rule, Spec
-from spec import load as load_spec
+from engagelab_kit.contract_tests.config import Profile
+from engagelab_kit.spec import Rule, Spec
+from engagelab_kit.spec import load as load_spec
 
 
 @dataclass(frozen=True)

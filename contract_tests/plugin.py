@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from contract_tests import checks, report
-from contract_tests.api import ContractRun, plan
-from contract_tests.config import ENV_TARGET, Profile, RunConfig
-from contract_tests.drift import ConfigError
-from contract_tests.properties import PROPERTIES
-from contract_tests.session import load_app
+from engagelab_kit.contract_tests import checks, report
+from engagelab_kit.contract_tests.api import ContractRun, plan
+from engagelab_kit.contract_tests.config import ENV_TARGET, Profile, RunConfig
+from engagelab_kit.contract_tests.drift import ConfigError
+from engagelab_kit.contract_tests.properties import PROPERTIES
+from engagelab_kit.contract_tests.session import load_app
 
 RUN_KEY = pytest.StashKey[ContractRun]()
 CONFIG_KEY = pytest.StashKey[RunConfig]()
@@ -93,7 +93,7 @@ def _run(config: pytest.Config) -> ContractRun:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run_config = metafunc.config.stash[CONFIG_KEY]
     if "contract_case" in metafunc.fixturenames:
-        from contract_tests.runner import build_cases
+        from engagelab_kit.contract_tests.runner import build_cases
 
         cases = build_cases(run_config)
         metafunc.parametrize("contract_case", cases, ids=[c.id for c in cases])

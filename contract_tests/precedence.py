@@ -12,8 +12,8 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from contract_tests.case import Case, Factory
-from contract_tests.draft import OMIT, Draft, Raw, basic
+from engagelab_kit.contract_tests.case import Case, Factory
+from engagelab_kit.contract_tests.draft import OMIT, Draft, Raw, basic
 
 
 @dataclass(frozen=True)

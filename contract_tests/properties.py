@@ -18,12 +18,18 @@ import hypothesis
 import hypothesis.errors
 from hypothesis import strategies as st
 
-from contract_tests.case import Case, Factory
-from contract_tests.config import RunConfig
-from contract_tests.drift import BudgetExhausted, ContractDrift, DriftGroup, IntermittentDrift, LatencyDrift
-from contract_tests.http import HttpRequest
-from contract_tests.runner import CONFORM, DRIFT, Outcome, Runner
-from contract_tests.tables import guarded
+from engagelab_kit.contract_tests.case import Case, Factory
+from engagelab_kit.contract_tests.config import RunConfig
+from engagelab_kit.contract_tests.drift import (
+    BudgetExhausted,
+    ContractDrift,
+    DriftGroup,
+    IntermittentDrift,
+    LatencyDrift,
+)
+from engagelab_kit.contract_tests.http import HttpRequest
+from engagelab_kit.contract_tests.runner import CONFORM, DRIFT, Outcome, Runner
+from engagelab_kit.contract_tests.tables import guarded
 
 Strategy = Callable[[Factory], st.SearchStrategy[Case]]
 

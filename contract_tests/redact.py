@@ -7,7 +7,7 @@ import binascii
 import shlex
 from collections.abc import Iterable
 
-from contract_tests.http import HttpRequest, header_text
+from engagelab_kit.contract_tests.http import HttpRequest, header_text
 
 SECRET_ENV = "ENGAGELAB_API_SECRET"
 MASK = "<redacted>"

@@ -7,8 +7,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from contract_tests.api import ContractRun
-from contract_tests.runner import CONFORM, DRIFT, NOT_CHECKED, Outcome
+from engagelab_kit.contract_tests.api import ContractRun
+from engagelab_kit.contract_tests.runner import CONFORM, DRIFT, NOT_CHECKED, Outcome
 
 _NEVER_CHECKED = {
     "euid.unknown": "strict-euid mode is a mock option; not part of the default contract",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_tests import checks
-from contract_tests.case import Case, Factory
-from contract_tests.checks import Observation
-from contract_tests.config import RunConfig
-from contract_tests.drift import (
+from engagelab_kit.contract_tests import checks
+from engagelab_kit.contract_tests.case import Case, Factory
+from engagelab_kit.contract_tests.checks import Observation
+from engagelab_kit.contract_tests.config import RunConfig
+from engagelab_kit.contract_tests.drift import (
     BudgetExhausted,
     ContractDrift,
     DriftGroup,
@@ -18,12 +18,12 @@ from contract_tests.drift import (
     LatencyDrift,
     ShapeDrift,
 )
-from contract_tests.fields import FIELD_TABLES
-from contract_tests.http import HttpResponse
-from contract_tests.oracle import Oracle
-from contract_tests.precedence import precedence_cases
-from contract_tests.session import Session
-from contract_tests.tables import REQUEST_TABLES
+from engagelab_kit.contract_tests.fields import FIELD_TABLES
+from engagelab_kit.contract_tests.http import HttpResponse
+from engagelab_kit.contract_tests.oracle import Oracle
+from engagelab_kit.contract_tests.precedence import precedence_cases
+from engagelab_kit.contract_tests.session import Session
+from engagelab_kit.contract_tests.tables import REQUEST_TABLES
 
 CONFORM, DRIFT, NOT_CHECKED = "conform", "drift", "not checked"
 

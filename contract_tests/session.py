@@ -8,10 +8,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from contract_tests.config import RunConfig, TargetKind
-from contract_tests.drift import BudgetExhausted
-from contract_tests.http import HttpRequest, HttpResponse, NetworkTransport, Transport, WsgiApp, WsgiTransport
-from contract_tests.redact import Redactor
+from engagelab_kit.contract_tests.config import RunConfig, TargetKind
+from engagelab_kit.contract_tests.drift import BudgetExhausted
+from engagelab_kit.contract_tests.http import (
+    HttpRequest,
+    HttpResponse,
+    NetworkTransport,
+    Transport,
+    WsgiApp,
+    WsgiTransport,
+)
+from engagelab_kit.contract_tests.redact import Redactor
 
 IN_PROCESS_URL = "http://127.0.0.1:8080"  # what the curl lines of an in-process run point at
 

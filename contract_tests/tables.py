@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator
 
-from contract_tests.case import Case, Factory
-from contract_tests.draft import OMIT, Draft, Raw, basic
+from engagelab_kit.contract_tests.case import Case, Factory
+from engagelab_kit.contract_tests.draft import OMIT, Draft, Raw, basic
 
 Table = Callable[[Factory], Iterator[Case]]
 NOT_A_NUMBER = "not-a-number"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from contract_tests.api import ContractRun
-from contract_tests.case import Case
-from contract_tests.properties import Property
-from contract_tests.runner import NOT_CHECKED, Outcome
+from engagelab_kit.contract_tests.api import ContractRun
+from engagelab_kit.contract_tests.case import Case
+from engagelab_kit.contract_tests.properties import Property
+from engagelab_kit.contract_tests.runner import NOT_CHECKED, Outcome
 
 
 def _report(outcome: Outcome) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mock_server import create_app
+from engagelab_kit.mock_server import create_app
 
 KEY, SECRET = "7d431e42dfa6a6d693ac2d04", "5e987ac6d2e04d95a9d8f0d1"
 AUTH = "Basic " + base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
@@ -42,7 +42,7 @@ def test_in_process() -> None:
 
 @pytest.fixture
 def mock_url() -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "engagelab_kit.mock_server.cli", "serve", "--port", "0"],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     match = re.search(r"serving on (\S+)", proc.stdout.readline())

@@ -10,25 +10,25 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mock_server.app import create_app
-    from mock_server.exceptions import ApiError, ConfigError
-    from mock_server.service import MockService
-    from mock_server.settings import Project, ServeOptions, Settings, build
-    from mock_server.store import Fault
-    from mock_server.wire import HttpRequest, HttpResponse
+    from engagelab_kit.mock_server.app import create_app
+    from engagelab_kit.mock_server.exceptions import ApiError, ConfigError
+    from engagelab_kit.mock_server.service import MockService
+    from engagelab_kit.mock_server.settings import Project, ServeOptions, Settings, build
+    from engagelab_kit.mock_server.store import Fault
+    from engagelab_kit.mock_server.wire import HttpRequest, HttpResponse
 
 _HOMES = {
-    "create_app": "mock_server.app",
-    "ApiError": "mock_server.exceptions",
-    "ConfigError": "mock_server.exceptions",
-    "MockService": "mock_server.service",
-    "Project": "mock_server.settings",
-    "ServeOptions": "mock_server.settings",
-    "Settings": "mock_server.settings",
-    "build": "mock_server.settings",
-    "Fault": "mock_server.store",
-    "HttpRequest": "mock_server.wire",
-    "HttpResponse": "mock_server.wire",
+    "create_app": "engagelab_kit.mock_server.app",
+    "ApiError": "engagelab_kit.mock_server.exceptions",
+    "ConfigError": "engagelab_kit.mock_server.exceptions",
+    "MockService": "engagelab_kit.mock_server.service",
+    "Project": "engagelab_kit.mock_server.settings",
+    "ServeOptions": "engagelab_kit.mock_server.settings",
+    "Settings": "engagelab_kit.mock_server.settings",
+    "build": "engagelab_kit.mock_server.settings",
+    "Fault": "engagelab_kit.mock_server.store",
+    "HttpRequest": "engagelab_kit.mock_server.wire",
+    "HttpResponse": "engagelab_kit.mock_server.wire",
 }
 
 __all__ = [

@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from mock_server.service import MockService
-from mock_server.settings import Settings
-from mock_server.store import Store
-from mock_server.store_memory import MemoryStore
-from mock_server.store_sqlite import SqliteStore
-from mock_server.wsgi import BusinessApp, WsgiApp
+from engagelab_kit.mock_server.service import MockService
+from engagelab_kit.mock_server.settings import Settings
+from engagelab_kit.mock_server.store import Store
+from engagelab_kit.mock_server.store_memory import MemoryStore
+from engagelab_kit.mock_server.store_sqlite import SqliteStore
+from engagelab_kit.mock_server.wsgi import BusinessApp, WsgiApp
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -34,7 +34,7 @@ def make_service(settings: Settings | None = None, store: Store | None = None) -
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
     """The mock as a Flask app. ``app.extensions["engagelab_mock"]`` is its ``MockService``."""
-    from mock_server.control import control_app
+    from engagelab_kit.mock_server.control import control_app
 
     service = make_service(settings, store)
     app = control_app(service)
@@ -54,7 +54,7 @@ class _LazyControl:
         if self._app is None:
             with self._lock:
                 if self._app is None:
-                    from mock_server.control import control_app
+                    from engagelab_kit.mock_server.control import control_app
 
                     self._app = control_app(self._service).wsgi_app
         return self._app(environ, start_response)

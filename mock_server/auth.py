@@ -8,8 +8,8 @@ import hmac
 import re
 from dataclasses import dataclass
 
-from mock_server.exceptions import ApiError
-from mock_server.settings import DATASOURCE_DELETED, PROJECT_DELETED, Project, Settings
+from engagelab_kit.mock_server.exceptions import ApiError
+from engagelab_kit.mock_server.settings import DATASOURCE_DELETED, PROJECT_DELETED, Project, Settings
 
 _CANONICAL_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 

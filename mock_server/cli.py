@@ -6,12 +6,14 @@ import argparse
 import os
 import sys
 
-from mock_server.exceptions import ConfigError
-from mock_server.settings import build
+from engagelab_kit.mock_server.exceptions import ConfigError
+from engagelab_kit.mock_server.settings import build
+from engagelab_kit.spec.version import __version__
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engagelab-mock", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the mock (defaults need no configuration)")
     check = sub.add_parser("check-config", help="validate a configuration file and print the result")
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         print(f"{config or 'defaults'}: ok ({len(settings.projects)} projects)")
         return 0
-    from mock_server.serve import serve
+    from engagelab_kit.mock_server.serve import serve
 
     try:
         return serve(settings, options)

@@ -12,12 +12,12 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-import spec
-from mock_server.rules import EUID_MAX
-from mock_server.service import MockService
-from mock_server.settings import ACTIVE
-from mock_server.store import Fault
-from mock_server.wire import TOKEN_HEADER
+from engagelab_kit import spec
+from engagelab_kit.mock_server.rules import EUID_MAX
+from engagelab_kit.mock_server.service import MockService
+from engagelab_kit.mock_server.settings import ACTIVE
+from engagelab_kit.mock_server.store import Fault
+from engagelab_kit.mock_server.wire import TOKEN_HEADER
 
 _SPEC = spec.load()
 control = Blueprint("control", __name__, url_prefix="/__mock")

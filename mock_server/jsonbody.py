@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from mock_server.exceptions import ApiError
+from engagelab_kit.mock_server.exceptions import ApiError
 
 
 class HugeInt:

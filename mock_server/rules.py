@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import spec
-from mock_server.exceptions import ApiError
-from mock_server.settings import Settings
+from engagelab_kit import spec
+from engagelab_kit.mock_server.exceptions import ApiError
+from engagelab_kit.mock_server.settings import Settings
 
 _SPEC = spec.load()
 # str.strip(chars) strips exactly these; str.isspace() would also take U+001C..U+001F.

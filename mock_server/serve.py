@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from granian.server.mp import MPServer
 
-    from mock_server.wsgi import BusinessApp
+    from engagelab_kit.mock_server.wsgi import BusinessApp
 
-import spec
-from mock_server.exceptions import ConfigError
-from mock_server.settings import ACTIVE, ServeOptions, Settings, dump, restore
-from mock_server.store_sqlite import SqliteStore
+from engagelab_kit import spec
+from engagelab_kit.mock_server.exceptions import ConfigError
+from engagelab_kit.mock_server.settings import ACTIVE, ServeOptions, Settings, dump, restore
+from engagelab_kit.mock_server.store_sqlite import SqliteStore
 
 SETTINGS_ENV = "ENGAGELAB_MOCK__WORKER_SETTINGS"
 _SPEC = spec.load()
@@ -36,8 +36,8 @@ _SPEC = spec.load()
 
 def worker_app() -> BusinessApp:
     """Granian's factory target, called once in each worker process."""
-    from mock_server.app import serving_app
-    from mock_server.wsgi import QuietDrops
+    from engagelab_kit.mock_server.app import serving_app
+    from engagelab_kit.mock_server.wsgi import QuietDrops
 
     # Granian's Rust core logs application errors through child loggers of this one:
     # only a filter on its handlers sees their records.
@@ -114,7 +114,7 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         store.remove_faults()  # faults steer one run; they do not outlive a restart
         store.close()
     os.environ[SETTINGS_ENV] = dump(settings)
-    server = granian_server("mock_server.serve:worker_app", options, port)
+    server = granian_server("engagelab_kit.mock_server.serve:worker_app", options, port)
     host = f"[{options.host}]" if ":" in options.host else options.host
 
     @server.on_startup

@@ -14,14 +14,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import spec
-from mock_server.auth import Authenticator
-from mock_server.exceptions import ApiError, DropConnection
-from mock_server.jsonbody import is_json_content_type, parse_object
-from mock_server.rules import EUID_MAX, Rules
-from mock_server.settings import Project, Settings
-from mock_server.store import JOURNAL_BODY_LIMIT, JournalEntry, Store
-from mock_server.wire import FORCE_HEADER, TOKEN_HEADER, HttpRequest, HttpResponse
+from engagelab_kit import spec
+from engagelab_kit.mock_server.auth import Authenticator
+from engagelab_kit.mock_server.exceptions import ApiError, DropConnection
+from engagelab_kit.mock_server.jsonbody import is_json_content_type, parse_object
+from engagelab_kit.mock_server.rules import EUID_MAX, Rules
+from engagelab_kit.mock_server.settings import Project, Settings
+from engagelab_kit.mock_server.store import JOURNAL_BODY_LIMIT, JournalEntry, Store
+from engagelab_kit.mock_server.wire import FORCE_HEADER, TOKEN_HEADER, HttpRequest, HttpResponse
 
 _SPEC = spec.load()
 _CODE_TEXT = re.compile(r"\s*-?\d{1,6}\s*")

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import spec
-from mock_server.exceptions import ConfigError
+from engagelab_kit import spec
+from engagelab_kit.mock_server.exceptions import ConfigError
 
 ACTIVE, PROJECT_DELETED, DATASOURCE_DELETED = "active", "project_deleted", "datasource_deleted"
 STATUSES = (ACTIVE, PROJECT_DELETED, DATASOURCE_DELETED)

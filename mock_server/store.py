@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from mock_server.wire import REDACTED_HEADERS
+from engagelab_kit.mock_server.wire import REDACTED_HEADERS
 
 JOURNAL_BODY_LIMIT = 8192
 

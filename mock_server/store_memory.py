@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import replace
 from typing import Any
 
-from mock_server.store import FIRST_EUID, Fault, JournalEntry
+from engagelab_kit.mock_server.store import FIRST_EUID, Fault, JournalEntry
 
 
 class MemoryStore:

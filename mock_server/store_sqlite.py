@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from mock_server.store import FIRST_EUID, Fault, JournalEntry
+from engagelab_kit.mock_server.store import FIRST_EUID, Fault, JournalEntry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contacts (

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from mock_server.exceptions import DropConnection
-from mock_server.service import MockService, message_for
-from mock_server.wire import HttpRequest, HttpResponse
+from engagelab_kit.mock_server.exceptions import DropConnection
+from engagelab_kit.mock_server.service import MockService, message_for
+from engagelab_kit.mock_server.wire import HttpRequest, HttpResponse
 
 _log = logging.getLogger("engagelab_mock")
 

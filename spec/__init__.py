@@ -5,6 +5,6 @@ only loads them. The mock and the contract suite both read this data, and
 each interprets it with its own code, so a bug in one is caught by the other.
 """
 
-from spec.model import CodeEntry, Limits, Rule, Spec, load, load_json
+from engagelab_kit.spec.model import CodeEntry, Limits, Rule, Spec, load, load_json
 
 __all__ = ["CodeEntry", "Limits", "Rule", "Spec", "load", "load_json"]

@@ -83,7 +83,7 @@ class Spec:
 
 def load_json(name: str) -> Any:
     """One file of the spec, parsed. Reads package data, never the checkout."""
-    return json.loads(resources.files("spec").joinpath(name).read_text("utf-8"))
+    return json.loads(resources.files("engagelab_kit.spec").joinpath(name).read_text("utf-8"))
 
 
 def _rule(raw: dict[str, Any]) -> Rule:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import pytest
 import requests
 
-from mock_server import HttpRequest, MockService, Settings, create_app
+from engagelab_kit.mock_server import HttpRequest, MockService, Settings, create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,7 +97,7 @@ class Served:
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.log = tempfile.NamedTemporaryFile(prefix="mock-", suffix=".log", delete=False)  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *args],
+            [sys.executable, "-m", "engagelab_kit.mock_server.cli", "serve", "--port", "0", *args],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})},
         )
         self.url = self._wait_for_url()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import spec
+from engagelab_kit import spec
 from tests.cases import ALL_CASES, Case
 from tests.conftest import Target
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from mock_server import Project, Settings
-from mock_server.auth import basic_header
-from mock_server.cli import main
-from mock_server.serve import banner, claim_port
+from engagelab_kit.mock_server import Project, Settings
+from engagelab_kit.mock_server.auth import basic_header
+from engagelab_kit.mock_server.cli import main
+from engagelab_kit.mock_server.serve import banner, claim_port
 
 
 def test_check_config_accepts_defaults_and_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,7 +52,7 @@ def test_banner_never_prints_a_secret_even_encoded() -> None:
 def test_claim_port_picks_a_free_one_and_refuses_a_held_one() -> None:
     import socket
 
-    from mock_server import ConfigError
+    from engagelab_kit.mock_server import ConfigError
 
     port = claim_port("127.0.0.1", 0)
     assert 0 < port < 65536

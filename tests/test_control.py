@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mock_server import Settings
+from engagelab_kit.mock_server import Settings
 from tests.cases import CONTACT, EXAMPLE, JSON_HEADERS
 from tests.conftest import InProcess, Reply, Served, Target
 
@@ -143,7 +143,7 @@ def test_more_contact_types_let_100_entries_succeed() -> None:
 
 
 def test_secret_may_contain_colons() -> None:
-    from mock_server import Project
+    from engagelab_kit.mock_server import Project
 
     target = InProcess(Settings(projects=(Project("p", "0123456789abcdef01234567", "a:b:c"),)))
     from tests.cases import basic
@@ -154,7 +154,7 @@ def test_secret_may_contain_colons() -> None:
 
 
 def test_custom_key_pattern() -> None:
-    from mock_server import Project
+    from engagelab_kit.mock_server import Project
     from tests.cases import basic
 
     target = InProcess(Settings(projects=(Project("p", "KEY-1", "s"),), project_key_pattern=r"KEY-\d+"))

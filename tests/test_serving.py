@@ -80,7 +80,7 @@ def test_signals_stop_cleanly(sig: signal.Signals) -> None:
 def test_bad_config_is_refused_naming_file_key_and_problem(tmp_path: Path, text: str, needle: str) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(text)
-    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--config", str(config)],
+    result = subprocess.run([sys.executable, "-m", "engagelab_kit.mock_server.cli", "serve", "--config", str(config)],
                             capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert result.returncode == 2
     assert str(config) in result.stderr and needle in result.stderr, result.stderr
@@ -88,7 +88,7 @@ def test_bad_config_is_refused_naming_file_key_and_problem(tmp_path: Path, text:
 
 
 def test_bad_flag_is_refused() -> None:
-    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", "99999"],
+    result = subprocess.run([sys.executable, "-m", "engagelab_kit.mock_server.cli", "serve", "--port", "99999"],
                             capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert result.returncode == 2 and "--port" in result.stderr
 
@@ -157,8 +157,8 @@ def test_ready_quickly() -> None:
 def test_unusable_state_file_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "not-a-db"
     bad.write_text("plain text, not SQLite " * 100)
-    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--state", str(bad)],
-                            capture_output=True, text=True, cwd=ROOT, timeout=30)
+    command = [sys.executable, "-m", "engagelab_kit.mock_server.cli", "serve", "--port", "0", "--state", str(bad)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert result.returncode == 2
     assert str(bad) in result.stderr and "Traceback" not in result.stderr
 
@@ -176,7 +176,7 @@ def test_keep_alive_survives_over_size_bodies(served: Served) -> None:
 
 def test_port_in_use_is_refused_before_claiming_to_serve(served: Served) -> None:
     port = served.url.rsplit(":", 1)[1]
-    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", port],
+    result = subprocess.run([sys.executable, "-m", "engagelab_kit.mock_server.cli", "serve", "--port", port],
                             capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert result.returncode == 2
     assert "serving on" not in result.stdout

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mock_server import ConfigError, Settings, build
-from mock_server.settings import DEFAULT_PROJECTS, dump, restore
+from engagelab_kit.mock_server import ConfigError, Settings, build
+from engagelab_kit.mock_server.settings import DEFAULT_PROJECTS, dump, restore
 
 FULL = """
 [server]

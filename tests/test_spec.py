@@ -11,8 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-import spec
-from spec import openapi
+from engagelab_kit import spec
+from engagelab_kit.spec import openapi
 from tests.conftest import ROOT
 
 SPEC = spec.load()
@@ -79,8 +79,12 @@ def test_non_editable_install_ships_the_spec(tmp_path: Path) -> None:
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     str(ROOT)], check=True, timeout=300,
                    env={"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "PYTHONPATH": site})
+    # The app has its own top-level `spec` package (on sys.path first, as the cwd): the kit must not care.
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "__init__.py").write_text("APP_OWNED = True\n")
     check = (
-        "import spec, mock_server, contract_tests, os;"
+        "import spec as app_spec; assert app_spec.APP_OWNED;"
+        "from engagelab_kit import spec, mock_server, contract_tests;"
         "assert 'site-packages' in spec.__file__, spec.__file__;"
         "s = spec.load(); assert 55108 in s.codes;"
         "c = mock_server.create_app().test_client();"

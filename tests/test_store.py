@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.store import FIRST_EUID, Fault, JournalEntry, Store
-from mock_server.store_memory import MemoryStore
-from mock_server.store_sqlite import SqliteStore
+from engagelab_kit.mock_server.store import FIRST_EUID, Fault, JournalEntry, Store
+from engagelab_kit.mock_server.store_memory import MemoryStore
+from engagelab_kit.mock_server.store_sqlite import SqliteStore
 
 
 def entry(euid: int | None, code: int | None, n: int = 0) -> JournalEntry:

@@ -387,6 +387,6 @@ DEVIANTS: tuple[Deviant, ...] = (
 
 def drifted_app() -> WsgiApp:
     """A drifted in-process target for `--app deviants:drifted_app` (CLI tests)."""
-    from mock_server import create_app
+    from engagelab_kit.mock_server import create_app
 
     return DEVIANTS[0].build(create_app())

@@ -15,10 +15,10 @@ import pytest
 from deviants import DEVIANTS
 from werkzeug.serving import make_server
 
-import contract_tests
-from contract_tests import Credentials, RunConfig, TargetKind
-from contract_tests.runner import build_cases, skip_reason
-from mock_server import create_app
+from engagelab_kit import contract_tests
+from engagelab_kit.contract_tests import Credentials, RunConfig, TargetKind
+from engagelab_kit.contract_tests.runner import build_cases, skip_reason
+from engagelab_kit.mock_server import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "5e987ac6d2e04d95a9d8f0d1"
@@ -29,7 +29,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     for name in ("CONTRACT_TARGET", "ENGAGELAB_API_KEY", "ENGAGELAB_API_SECRET"):
         env.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "contract_tests.cli", *args],
+        [sys.executable, "-m", "engagelab_kit.contract_tests.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

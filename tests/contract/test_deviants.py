@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from deviants import DEVIANTS, Deviant
 
-import contract_tests
-from contract_tests import ContractRun, RunConfig
-from mock_server import create_app
+from engagelab_kit import contract_tests
+from engagelab_kit.contract_tests import ContractRun, RunConfig
+from engagelab_kit.mock_server import create_app
 
 
 def run_suite(app: Any, select: tuple[str, ...] = ("*",), **options: Any) -> ContractRun:

@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from deviants import DEVIANTS
 
-import contract_tests
-from contract_tests import RunConfig
-from contract_tests.case import Factory
-from contract_tests.http import HttpRequest, NetworkTransport
-from contract_tests.oracle import Oracle
-from mock_server import create_app
+from engagelab_kit import contract_tests
+from engagelab_kit.contract_tests import RunConfig
+from engagelab_kit.contract_tests.case import Factory
+from engagelab_kit.contract_tests.http import HttpRequest, NetworkTransport
+from engagelab_kit.contract_tests.oracle import Oracle
+from engagelab_kit.mock_server import create_app
 
 ANSWER = b'{"code":55004,"message":"Business parameters are invalid."}'
 
@@ -122,7 +122,7 @@ def test_the_unknown_key_is_per_run_and_never_a_configured_one() -> None:
 
 
 def test_shrinking_is_bounded_when_everything_drifts() -> None:
-    from contract_tests.properties import SHRINK_SENDS
+    from engagelab_kit.contract_tests.properties import SHRINK_SENDS
 
     everything = next(d for d in DEVIANTS if d.name == "extra-response-field")
     config = RunConfig(seed=5, max_examples=10).with_defaults({})
