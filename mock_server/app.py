@@ -1,7 +1,7 @@
 """Building the mock: the service, then the WSGI app around it.
 
-The business routes are answered by the lean adapter (``wsgi.BusinessApp``);
-Flask carries the control API. A served worker loads Flask only when the
+The business routes are answered by a lean adapter (``wsgi.BusinessApp`` in
+process, ``rsgi.RsgiApp`` when served); Flask carries the control API. A served worker loads Flask only when the
 control API is first called, which keeps start-up fast and memory low.
 """
 
@@ -19,6 +19,8 @@ from engagelab_kit.mock_server.wsgi import BusinessApp, WsgiApp
 
 if TYPE_CHECKING:
     from flask import Flask
+
+    from engagelab_kit.mock_server.rsgi import RsgiApp
 
 
 def make_store(settings: Settings) -> Store:
@@ -60,7 +62,9 @@ class _LazyControl:
         return self._app(environ, start_response)
 
 
-def serving_app(settings: Settings) -> BusinessApp:
+def serving_app(settings: Settings, body_timeout: float, threads: int) -> RsgiApp:
     """What a served worker runs: the business routes at once, Flask when first needed."""
+    from engagelab_kit.mock_server.rsgi import RsgiApp
+
     service = make_service(settings)
-    return BusinessApp(service, _LazyControl(service))
+    return RsgiApp(service, _LazyControl(service), body_timeout, threads)
