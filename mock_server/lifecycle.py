@@ -55,12 +55,12 @@ class Supervisor(MPServer):
         self.gave_up = False
 
     def _backoff(self, idx: int) -> float:
-        born = next((w.birth for w in self.wrks if w.idx == idx), 0.0)
+        born: float = next((w.birth for w in self.wrks if w.idx == idx), 0.0)
         if time.monotonic() - born >= QUICK_DEATH_S:
             self._quick_deaths[idx] = 0
             return 0.0
         deaths = self._quick_deaths[idx] = self._quick_deaths.get(idx, 0) + 1
-        return min(MAX_BACKOFF_S, 0.05 * 2 ** (deaths - 1))
+        return min(MAX_BACKOFF_S, 0.05 * 2.0 ** (deaths - 1))
 
     def _pause(self, seconds: float) -> None:
         # In short steps, so that SIGTERM/SIGINT still stop the server promptly.
@@ -88,7 +88,7 @@ class Supervisor(MPServer):
                     break
                 self._respawn_workers(dead, spawn_target, target_loader)
             if self.reload_signal:
-                self._reload(spawn_target, target_loader)
+                self._reload(spawn_target, target_loader)  # type: ignore[no-untyped-call]
 
     def shutdown(self, exit_code: int = 0) -> None:
-        super().shutdown(1 if self.gave_up else exit_code)
+        super().shutdown(1 if self.gave_up else exit_code)  # type: ignore[no-untyped-call]

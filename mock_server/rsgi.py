@@ -25,7 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from granian.rsgi import HTTPProtocol, ProtocolClosed, ProtocolError, Scope
+from granian._granian import RSGIHTTPProtocol as HTTPProtocol
+from granian._granian import RSGIProtocolClosed as ProtocolClosed
+from granian._granian import RSGIProtocolError as ProtocolError
+from granian.rsgi import Scope
 
 from engagelab_kit.mock_server.answer import Answer, answer, error_answer, is_control
 from engagelab_kit.mock_server.service import MockService
@@ -78,7 +81,14 @@ class RsgiApp:
             return b" " * (self._limit + 1), True  # not worth reading: answer 413 (or 401) and close
         kept: list[bytes] = []
         size = 0
+        ended = False
         async for chunk in proto:
+            # Granian ends a body stream with one empty chunk; when the framing breaks (bad chunk
+            # size, data not followed by CRLF, connection cut) it yields an empty chunk and then
+            # another one, instead of raising as a whole-body read does.
+            if ended:
+                raise ProtocolError("broken body framing")
+            ended = not chunk
             if size <= self._limit:
                 kept.append(chunk)
             size += len(chunk)
