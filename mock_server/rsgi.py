@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -64,19 +65,17 @@ class RsgiApp:
     # -- the body ---------------------------------------------------------------
 
     def _sweep(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = time.monotonic()
         for task, deadline in list(self._reading.items()):
             if deadline <= now:
                 del self._reading[task]
                 self._expired.add(task)
                 task.cancel()
-        loop.call_later(self.body_timeout / _SWEEPS_PER_TIMEOUT, self._sweep)
+        asyncio.get_running_loop().call_later(self.body_timeout / _SWEEPS_PER_TIMEOUT, self._sweep)
 
-    async def _body(self, proto: HTTPProtocol, declared: str | None) -> tuple[bytes, bool]:
-        """(at most limit + 1 bytes of the body, whether the connection must close after the answer)."""
-        if declared is not None and declared.isdigit() and int(declared) <= self._limit:
-            return await proto(), False
+    async def _streamed(self, proto: HTTPProtocol, declared: str | None) -> tuple[bytes, bool]:
+        """A body of unknown or over-limit size: (at most limit + 1 bytes of it, whether to close after
+        the answer). The rest is read and discarded, up to DRAIN_LIMIT, to keep the connection usable."""
         if declared is not None and declared.isdigit() and int(declared) - self._limit > DRAIN_LIMIT:
             return b" " * (self._limit + 1), True  # not worth reading: answer 413 (or 401) and close
         kept: list[bytes] = []
@@ -96,29 +95,17 @@ class RsgiApp:
                 return b"".join(kept)[: self._limit + 1], True
         return b"".join(kept)[: self._limit + 1], False
 
-    async def _read(self, proto: HTTPProtocol, declared: str | None) -> tuple[bytes, bool] | Answer:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        if not self._sweeping:
-            self._sweeping = True
-            loop.call_later(self.body_timeout / _SWEEPS_PER_TIMEOUT, self._sweep)
-        self._reading[task] = loop.time() + self.body_timeout
-        try:
-            return await self._body(proto, declared)
-        except asyncio.CancelledError:
+    def _unread(self, task: asyncio.Task[Any], exc: BaseException) -> Answer:
+        """The answer to a body that did not arrive whole; re-raises a cancellation that is not ours."""
+        if isinstance(exc, asyncio.CancelledError):
             if task not in self._expired:
-                raise
+                raise exc
             self._expired.discard(task)
             if task.uncancel():  # also cancelled from elsewhere (shutdown): let that win
-                raise
+                raise exc
             return error_answer(408, 55004, f"request body did not arrive within {self.body_timeout:g} s",
                                 close=True)
-        except (ProtocolError, ProtocolClosed):
-            return error_answer(400, 55004, "request body framing is broken (chunked encoding or length)",
-                                close=True)
-        finally:
-            self._reading.pop(task, None)
+        return error_answer(400, 55004, "request body framing is broken (chunked encoding or length)", close=True)
 
     # -- the request ------------------------------------------------------------
 
@@ -126,14 +113,28 @@ class RsgiApp:
         raw_path = scope.path
         # As WSGI's PATH_INFO: percent-decoded, bytes as latin-1 (RFC 3986 makes the spellings equal).
         path = unquote_to_bytes(raw_path).decode("latin-1") if "%" in raw_path else raw_path
-        headers: dict[str, str] = {}
-        for name, value in scope.headers.items():
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        read = await self._read(proto, headers.get("content-length"))
-        if isinstance(read, Answer):
-            proto.response_bytes(read.status, read.headers, read.body)
+        items = scope.headers.items()
+        headers = dict(items)
+        if len(headers) < len(items):
+            headers = _folded(items)
+        declared = headers.get("content-length")
+        task = asyncio.current_task()
+        assert task is not None
+        if not self._sweeping:
+            self._sweeping = True
+            asyncio.get_running_loop().call_later(self.body_timeout / _SWEEPS_PER_TIMEOUT, self._sweep)
+        self._reading[task] = time.monotonic() + self.body_timeout
+        try:
+            if declared is not None and declared.isdigit() and int(declared) <= self._limit:
+                body, close = await proto(), False
+            else:
+                body, close = await self._streamed(proto, declared)
+        except (asyncio.CancelledError, ProtocolError, ProtocolClosed) as exc:
+            failed = self._unread(task, exc)
+            proto.response_bytes(failed.status, failed.headers, failed.body)
             return
-        body, close = read
+        finally:
+            self._reading.pop(task, None)
         if self._control_on and is_control(path):
             loop = asyncio.get_running_loop()
             reply = await loop.run_in_executor(self._pool, self._call_control, scope, path, headers, body)
@@ -168,6 +169,14 @@ class RsgiApp:
         status, response_headers = started
         kept = [(k, v) for k, v in response_headers if k.lower() != "content-length"]
         return Answer(int(status.split(" ", 1)[0]), kept, data)
+
+
+def _folded(items: list[tuple[str, str]]) -> dict[str, str]:
+    """Repeated header lines folded into one value, as HTTP allows and WSGI does."""
+    headers: dict[str, str] = {}
+    for name, value in items:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
 
 
 async def _drop(proto: HTTPProtocol, reply: Answer) -> None:
