@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from engagelab_kit.mock_server.rsgi import RsgiApp
 
 
-def make_store(settings: Settings) -> Store:
+def make_store(settings: Settings, batched: bool = False) -> Store:
+    """``batched``: SQLite writes are queued for the caller's group commit (the RSGI adapter's)."""
     if settings.state_file:
-        return SqliteStore(settings.state_file, settings.journal_size, settings.known_euids)
+        return SqliteStore(settings.state_file, settings.journal_size, settings.known_euids, batched)
     return MemoryStore(settings.journal_size, settings.known_euids)
 
 
@@ -66,5 +67,5 @@ def serving_app(settings: Settings, body_timeout: float, threads: int) -> RsgiAp
     """What a served worker runs: the business routes at once, Flask when first needed."""
     from engagelab_kit.mock_server.rsgi import RsgiApp
 
-    service = make_service(settings)
+    service = make_service(settings, make_store(settings, batched=True))
     return RsgiApp(service, _LazyControl(service), body_timeout, threads)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -33,8 +34,10 @@ from granian.rsgi import Scope
 
 from engagelab_kit.mock_server.answer import Answer, answer, error_answer, is_control
 from engagelab_kit.mock_server.service import MockService
+from engagelab_kit.mock_server.store_sqlite import SqliteStore
 from engagelab_kit.mock_server.wire import HttpRequest
 
+_log = logging.getLogger("engagelab_mock")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 DEFAULT_BODY_TIMEOUT_S = 10.0
@@ -61,6 +64,11 @@ class RsgiApp:
         self._reading: dict[asyncio.Task[Any], float] = {}
         self._expired: set[asyncio.Task[Any]] = set()
         self._sweeping = False
+        # Group commit: a batched store's queued writes are committed once per loop turn, and the
+        # requests of that turn are answered only then (what is acknowledged is stored).
+        store = service.store
+        self._batched: SqliteStore | None = store if isinstance(store, SqliteStore) and store.batched else None
+        self._commit: asyncio.Future[None] | None = None
 
     # -- the body ---------------------------------------------------------------
 
@@ -145,11 +153,35 @@ class RsgiApp:
                 reply = await loop.run_in_executor(self._pool, answer, self.service, request)
             else:
                 reply = answer(self.service, request)
+            if self._batched is not None and self._batched.pending:
+                try:
+                    await self._committed()
+                except Exception:
+                    _log.exception("could not commit the state")
+                    reply = error_answer(500, -1, "the mock could not store the state")
         if reply.drop:
             await _drop(proto, reply)
             return
         proto.response_bytes(reply.status, [*reply.headers, ("Connection", "close")] if close else reply.headers,
                              reply.body)
+
+    def _committed(self) -> asyncio.Future[None]:
+        """The next group commit: scheduled after every task woken in this loop turn has run."""
+        if self._commit is None:
+            loop = asyncio.get_running_loop()
+            self._commit = loop.create_future()
+            loop.call_soon(self._flush, self._commit)
+        return self._commit
+
+    def _flush(self, done: asyncio.Future[None]) -> None:
+        self._commit = None
+        assert self._batched is not None
+        try:
+            self._batched.flush()
+        except Exception as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
 
     def _call_control(self, scope: Scope, path: str, headers: dict[str, str], body: bytes) -> Answer:
         """The control API's WSGI app called with an environ built from the RSGI scope."""

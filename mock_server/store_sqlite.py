@@ -4,6 +4,13 @@ Every worker process opens the same file, so a fault set through one worker
 fires on the next request whichever worker takes it, and the journal shows
 every worker's requests. A write is committed before its response is sent:
 what was acknowledged with code 0 survives a restart.
+
+Batched (``batched=True``, what the served mock uses): contact merges and
+journal entries are queued, and ``flush()`` commits the queue in one
+transaction. The RSGI adapter calls it once per event-loop turn and answers
+the requests of that turn only after it returns (group commit), so workers
+take the database's write lock once per batch instead of twice per request.
+Every read that could see queued rows flushes first.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
+
+import orjson
 
 from engagelab_kit.mock_server.store import FIRST_EUID, Fault, JournalEntry
 
@@ -38,12 +47,26 @@ CREATE TABLE IF NOT EXISTS faults (
 _TRIM_EVERY = 256
 
 
+def _entry_json(entry: JournalEntry) -> str:
+    data = entry.to_json()
+    try:
+        return orjson.dumps(data).decode()
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate in a header: the stdlib escapes it
+        return json.dumps(data)
+
+
 class SqliteStore:
-    def __init__(self, path: str, journal_size: int = 10_000, known_euids: tuple[int, ...] = ()) -> None:
+    def __init__(self, path: str, journal_size: int = 10_000, known_euids: tuple[int, ...] = (),
+                 batched: bool = False) -> None:
         self.path = path
+        self.batched = batched
         self._journal_size = journal_size
         self._configured_euids = known_euids
         self._local = threading.local()
+        self._queue_lock = threading.Lock()
+        self._merges: list[tuple[str, int, dict[str, str]]] = []
+        self._entries: list[JournalEntry] = []
+        self._journaled = 0
         self._db.executescript(_SCHEMA)
         with self._transaction() as db:
             self._seed_sequence(db)
@@ -59,7 +82,6 @@ class SqliteStore:
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
             self._local.pid = os.getpid()
-            self._local.inserts = 0
         return db
 
     @contextmanager
@@ -79,7 +101,34 @@ class SqliteStore:
         if db.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'identities'").fetchone() is None:
             db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('identities', ?)", (FIRST_EUID - 1,))
 
+    @property
+    def pending(self) -> bool:
+        return bool(self._entries or self._merges)
+
+    def flush(self) -> None:
+        """Commit every queued merge and journal entry in one transaction."""
+        with self._queue_lock:
+            if not (self._entries or self._merges):
+                return
+            merges, self._merges = self._merges, []
+            entries, self._entries = self._entries, []
+            with self._transaction() as db:
+                for project, euid, contacts in merges:
+                    self._merge(db, project, euid, contacts)
+                if entries:
+                    self._insert_entries(db, entries)
+
+    def _insert_entries(self, db: sqlite3.Connection, entries: list[JournalEntry]) -> None:
+        cursor = db.executemany("INSERT INTO journal (euid, code, entry) VALUES (?, ?, ?)",
+                                [(e.euid, e.code, _entry_json(e)) for e in entries])
+        before, self._journaled = self._journaled, self._journaled + len(entries)
+        # Trimming now and then keeps the table bounded at O(1) amortised cost per request.
+        if before // _TRIM_EVERY != self._journaled // _TRIM_EVERY and cursor.lastrowid is not None:
+            last = db.execute("SELECT max(id) FROM journal").fetchone()[0] or 0
+            db.execute("DELETE FROM journal WHERE id <= ?", (last - self._journal_size,))
+
     def reset(self) -> None:
+        self.flush()
         with self._transaction() as db:
             for table in ("contacts", "users", "identities", "known_euids", "journal", "faults"):
                 db.execute(f"DELETE FROM {table}")
@@ -88,14 +137,23 @@ class SqliteStore:
             db.executemany("INSERT INTO known_euids VALUES (?)", [(e,) for e in self._configured_euids])
 
     def merge_contacts(self, project: str, euid: int, contacts: dict[str, str]) -> None:
+        if self.batched:
+            with self._queue_lock:
+                self._merges.append((project, euid, contacts))
+            return
         with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (project, euid))
-            db.executemany(
-                "INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)",
-                [(project, euid, name, value) for name, value in contacts.items()],
-            )
+            self._merge(db, project, euid, contacts)
+
+    @staticmethod
+    def _merge(db: sqlite3.Connection, project: str, euid: int, contacts: dict[str, str]) -> None:
+        db.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (project, euid))
+        db.executemany(
+            "INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)",
+            [(project, euid, name, value) for name, value in contacts.items()],
+        )
 
     def contacts(self, project: str, euid: int) -> dict[str, str] | None:
+        self.flush()
         db = self._db
         if db.execute("SELECT 1 FROM users WHERE project = ? AND euid = ?", (project, euid)).fetchone() is None:
             return None
@@ -103,6 +161,7 @@ class SqliteStore:
         return dict(rows.fetchall())
 
     def seed(self, project: str, euid: int, contacts: dict[str, str]) -> None:
+        self.flush()
         with self._transaction() as db:
             db.execute("DELETE FROM contacts WHERE project = ? AND euid = ?", (project, euid))
             db.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (project, euid))
@@ -136,17 +195,13 @@ class SqliteStore:
             db.executemany("INSERT OR IGNORE INTO known_euids VALUES (?)", [(e,) for e in euids])
 
     def record(self, entry: JournalEntry) -> None:
-        db = self._db
-        cursor = db.execute(
-            "INSERT INTO journal (euid, code, entry) VALUES (?, ?, ?)",
-            (entry.euid, entry.code, json.dumps(entry.to_json())),
-        )
-        self._local.inserts += 1
-        # Trimming now and then keeps the table bounded at O(1) amortised cost per request.
-        if self._local.inserts % _TRIM_EVERY == 0 and cursor.lastrowid is not None:
-            db.execute("DELETE FROM journal WHERE id <= ?", (cursor.lastrowid - self._journal_size,))
+        with self._queue_lock:
+            self._entries.append(entry)
+        if not self.batched:
+            self.flush()
 
     def journal(self, euid: int | None = None, code: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        self.flush()
         rows = self._db.execute(
             "SELECT id, entry FROM (SELECT id, entry FROM journal"
             " WHERE (?1 IS NULL OR euid = ?1) AND (?2 IS NULL OR code = ?2)"
@@ -157,6 +212,7 @@ class SqliteStore:
         return [{**json.loads(entry), "id": row_id} for row_id, entry in rows]
 
     def clear_journal(self) -> None:
+        self.flush()
         self._db.execute("DELETE FROM journal")
 
     def add_fault(self, fault: Fault) -> Fault:
@@ -187,6 +243,7 @@ class SqliteStore:
             return None
 
     def close(self) -> None:
+        self.flush()
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
