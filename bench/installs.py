@@ -31,6 +31,19 @@ def apt_install(package: str) -> None:
     _apt("install", "-y", "--no-install-recommends", package)
 
 
+def executable(name: str, package: str) -> str:
+    """The ``name`` executable on PATH, apt-installing ``package`` first if it is missing."""
+    found = shutil.which(name)
+    if found:
+        return found
+    note(f"{name} not found: installing {package} with apt-get")
+    apt_install(package)
+    found = shutil.which(name)
+    if not found:
+        raise BenchError(f"apt-get installed {package} but {name} is not on PATH")
+    return found
+
+
 def npm_install(home: Path, package: str, product: Path) -> Path:
     """``product`` (a file the package installs), npm-installing ``package`` into ``home`` first if missing."""
     if product.exists():

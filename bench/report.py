@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,15 @@ def suite_share(results: Results) -> float | None:
     return results.suite_http.rate / results.ceiling_rps
 
 
+def _optional(found: list[Verdict], target: str, figure: float | None, ok: Callable[[float], bool],
+              detail: Callable[[float], str], why_not: str) -> None:
+    """A verdict on a figure that may not have been measured (then n/a, saying why)."""
+    if figure is None:
+        found.append(Verdict(target, "n/a", why_not))
+    else:
+        found.append(_judge(target, ok(figure), detail(figure)))
+
+
 def _versus(found: list[Verdict], results: Results, reference: str, target: str, workload: str,
             judge: tuple[float, str]) -> None:
     minimum, what = judge
@@ -111,41 +121,28 @@ def verdicts(results: Results) -> list[Verdict]:
                             f"{example.load.p99_ms:.2f} ms"))
     _versus(found, results, WIREMOCK, f"mix >= {MIN_TIMES_WIREMOCK:g}x WireMock", MIX,
             (MIN_TIMES_WIREMOCK, "throughput"))
-    scaling = worker_scaling(results)
-    target = f"2 workers >= {MIN_WORKER_SCALING:g}x one (example)"
-    if scaling is None:
-        found.append(Verdict(target, "n/a", f"{MOCK_WORKERS} {results.notes.get(MOCK_WORKERS, 'not measured')}"))
-    else:
-        found.append(_judge(target, scaling >= MIN_WORKER_SCALING, f"{scaling:.2f}x"))
+    _optional(found, f"2 workers >= {MIN_WORKER_SCALING:g}x one (example)", worker_scaling(results),
+              lambda x: x >= MIN_WORKER_SCALING, lambda x: f"{x:.2f}x",
+              f"{MOCK_WORKERS} {results.notes.get(MOCK_WORKERS, 'not measured')}")
     stalled = results.stalled
-    target = f"p99 among stalled < {MAX_STALLED_P99_MS:g} ms"
-    if stalled is None:
-        found.append(Verdict(target, "n/a", results.notes.get(STALLED, "not measured")))
-    else:
-        found.append(_judge(target, stalled.p99_ms < MAX_STALLED_P99_MS,
-                            f"{stalled.p99_ms:.2f} ms ({stalled.stalled} stalled + {stalled.idle} idle)"))
-    target = f"restart after SIGKILL <= {MAX_RESTART_S:g} s"
-    if results.restart_s is None:
-        found.append(Verdict(target, "n/a", results.notes.get(RESTART, "not measured")))
-    else:
-        found.append(_judge(target, results.restart_s <= MAX_RESTART_S, f"{results.restart_s:.3f} s"))
+    _optional(found, f"p99 among stalled < {MAX_STALLED_P99_MS:g} ms", stalled.p99_ms if stalled else None,
+              lambda x: x < MAX_STALLED_P99_MS,
+              lambda x: f"{x:.2f} ms ({stalled.stalled} stalled + {stalled.idle} idle)" if stalled else "",
+              results.notes.get(STALLED, "not measured"))
+    _optional(found, f"restart after SIGKILL <= {MAX_RESTART_S:g} s", results.restart_s,
+              lambda x: x <= MAX_RESTART_S, lambda x: f"{x:.3f} s", results.notes.get(RESTART, "not measured"))
     _versus(found, results, PRISM, f"mix >= {MIN_TIMES_PRISM:g}x Prism", MIX, (MIN_TIMES_PRISM, "throughput"))
     _versus(found, results, PRISM, "mix p99 <= Prism's", MIX, (0, "p99"))
     found.append(_judge(f"ready <= {MAX_READY_S:g} s", mock.ready_s <= MAX_READY_S,
                         f"{mock.ready_s:.3f} s (median of {len(mock.ready_samples)})"))
     found.append(_judge(f"RSS <= {MAX_RSS_MB:g} MB", mock.rss_mb <= MAX_RSS_MB, f"{mock.rss_mb:.1f} MB after load"))
-    share = suite_share(results)
-    target = f"suite over HTTP >= {MIN_SHARE_OF_CEILING:.0%} of ceiling"
-    if share is None:
-        found.append(Verdict(target, "n/a", f"contract suite {results.notes.get(SUITE_HTTP, 'not measured')}"))
-    else:
-        found.append(_judge(target, share >= MIN_SHARE_OF_CEILING, f"{share:.0%}"))
+    _optional(found, f"suite over HTTP >= {MIN_SHARE_OF_CEILING:.0%} of ceiling", suite_share(results),
+              lambda x: x >= MIN_SHARE_OF_CEILING, lambda x: f"{x:.0%}",
+              f"contract suite {results.notes.get(SUITE_HTTP, 'not measured')}")
     local = results.suite_local
-    target = f"in-process suite < {MAX_SUITE_WALL_S:g} s"
-    if local is None:
-        found.append(Verdict(target, "n/a", f"contract suite {results.notes.get(SUITE_LOCAL, 'not measured')}"))
-    else:
-        found.append(_judge(target, local.wall_s < MAX_SUITE_WALL_S, f"{local.wall_s:.1f} s"))
+    _optional(found, f"in-process suite < {MAX_SUITE_WALL_S:g} s", local.wall_s if local else None,
+              lambda x: x < MAX_SUITE_WALL_S, lambda x: f"{x:.1f} s",
+              f"contract suite {results.notes.get(SUITE_LOCAL, 'not measured')}")
     return found
 
 

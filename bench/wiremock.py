@@ -8,11 +8,9 @@ a Java runtime from apt (``default-jre-headless``) when none is on PATH.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-from bench.console import BenchError, note
-from bench.installs import apt_install, npm_install
+from bench.installs import executable, npm_install
 from bench.mix import PATH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,21 +30,9 @@ STUB = {
 }
 
 
-def _java() -> str:
-    found = shutil.which("java")
-    if found:
-        return found
-    note("java not found: installing default-jre-headless with apt-get")
-    apt_install("default-jre-headless")
-    found = shutil.which("java")
-    if not found:
-        raise BenchError("apt-get installed default-jre-headless but java is not on PATH")
-    return found
-
-
 def ensure_wiremock() -> tuple[str, Path]:
     """(java executable, WireMock root directory holding the one stub)."""
-    java = _java()
+    java = executable("java", "default-jre-headless")
     npm_install(HOME, PACKAGE, JAR)
     root = HOME / "root"
     (root / "mappings").mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.console import BenchError, note
-from bench.installs import apt_install
+from bench.console import BenchError
+from bench.installs import executable
 from bench.mix import LUA_SCRIPT
 
 _MARKER = "BENCH_RESULT "
@@ -34,15 +33,7 @@ class Load:
 
 def ensure_wrk() -> str:
     """The wrk executable; installed with apt-get when missing (CI machines start without it)."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    note("wrk not found: installing it with apt-get")
-    apt_install("wrk")
-    found = shutil.which("wrk")
-    if not found:
-        raise BenchError("apt-get installed wrk but it is not on PATH")
-    return found
+    return executable("wrk", "wrk")
 
 
 def run(wrk: str, url: str, data_file: Path, threads: int, connections: int, seconds: int) -> Load:

@@ -191,13 +191,12 @@ class RsgiApp:
         def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
             started[:] = [status, response_headers]
 
-        chunks = self.control(environ, start_response)
+        result = self.control(environ, start_response)
         try:
-            data = b"".join(chunks)
+            data = b"".join(result)
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+            if hasattr(result, "close"):  # WSGI: the server closes what the app returned
+                result.close()
         status, response_headers = started
         kept = [(k, v) for k, v in response_headers if k.lower() != "content-length"]
         return Answer(int(status.split(" ", 1)[0]), kept, data)
