@@ -10,11 +10,11 @@ touching the others (``lifecycle.py``).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import socket
-import sqlite3
 import sys
 import tempfile
 from dataclasses import replace
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 from engagelab_kit import spec
 from engagelab_kit.mock_server.exceptions import ConfigError
 from engagelab_kit.mock_server.settings import ACTIVE, ServeOptions, Settings, dump, restore
-from engagelab_kit.mock_server.store_sqlite import SqliteStore
 
 SETTINGS_ENV = "ENGAGELAB_MOCK__WORKER_SETTINGS"
 SERVING_ENV = "ENGAGELAB_MOCK__SERVING"  # "parent PID,body timeout,threads" for the workers
@@ -88,12 +87,8 @@ def granian_server(factory: str, options: ServeOptions, port: int, interface: st
     from engagelab_kit.mock_server.lifecycle import Supervisor
 
     rsgi = interface == "rsgi"
-    try:
-        import uvloop  # noqa: F401
-
-        loop = Loops.uvloop
-    except ImportError:  # pragma: no cover - Windows has no uvloop
-        loop = Loops.asyncio
+    # Looked up, not imported: each worker imports it, the serving process never needs it.
+    loop = Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio
     # The process-based server: the GIL build of CPython, which is what we run on.
     return Supervisor(
         factory,
@@ -120,6 +115,10 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         scratch = tempfile.mkdtemp(prefix="engagelab-mock-")
         settings = replace(settings, state_file=str(Path(scratch) / "state.db"))
     if settings.state_file:
+        import sqlite3
+
+        from engagelab_kit.mock_server.store_sqlite import SqliteStore
+
         try:
             store = SqliteStore(settings.state_file, settings.journal_size, settings.known_euids)
         except sqlite3.Error as exc:
