@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import fcntl
 import json
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +48,7 @@ CREATE TABLE IF NOT EXISTS faults (
 """
 
 _TRIM_EVERY = 256
+_COUNT = struct.Struct("<Q")
 
 
 def _entry_json(entry: JournalEntry) -> str:
@@ -68,10 +71,12 @@ class SqliteStore:
         self._merges: list[tuple[str, int, dict[str, str]]] = []
         self._entries: list[JournalEntry] = []
         self._journaled = 0
+        self._armed: tuple[int, mmap.mmap] | None = None  # (pid, the shared fault count)
         self._db.executescript(_SCHEMA)
         with self._transaction() as db:
             self._seed_sequence(db)
             db.executemany("INSERT OR IGNORE INTO known_euids VALUES (?)", [(e,) for e in known_euids])
+            self._count_faults(db)
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -85,6 +90,23 @@ class SqliteStore:
             self._local.pid = os.getpid()
             self._local.writer = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         return db
+
+    def _fault_count(self) -> mmap.mmap:
+        """The number of armed faults, shared by every process through the lock file's first 8 bytes:
+        asking it costs a memory read, where asking the database costs a query per request."""
+        if self._armed is None or self._armed[0] != os.getpid():
+            fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                if os.fstat(fd).st_size < _COUNT.size:
+                    os.ftruncate(fd, _COUNT.size)
+                self._armed = (os.getpid(), mmap.mmap(fd, _COUNT.size))
+            finally:
+                os.close(fd)
+        return self._armed[1]
+
+    def _count_faults(self, db: sqlite3.Connection) -> None:
+        # Inside the writer's transaction: the count changes with the table, under the same lock.
+        _COUNT.pack_into(self._fault_count(), 0, db.execute("SELECT count(*) FROM faults").fetchone()[0])
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -123,8 +145,10 @@ class SqliteStore:
             merges, self._merges = self._merges, []
             entries, self._entries = self._entries, []
             with self._transaction() as db:
-                for project, euid, contacts in merges:
-                    self._merge(db, project, euid, contacts)
+                if merges:
+                    db.executemany("INSERT OR IGNORE INTO users VALUES (?, ?)", [(p, e) for p, e, _ in merges])
+                    db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)",
+                                   [(p, e, name, value) for p, e, c in merges for name, value in c.items()])
                 if entries:
                     self._insert_entries(db, entries)
 
@@ -144,23 +168,14 @@ class SqliteStore:
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM sqlite_sequence WHERE name = 'identities'")
             self._seed_sequence(db)
+            self._count_faults(db)
             db.executemany("INSERT INTO known_euids VALUES (?)", [(e,) for e in self._configured_euids])
 
     def merge_contacts(self, project: str, euid: int, contacts: dict[str, str]) -> None:
-        if self.batched:
-            with self._queue_lock:
-                self._merges.append((project, euid, contacts))
-            return
-        with self._transaction() as db:
-            self._merge(db, project, euid, contacts)
-
-    @staticmethod
-    def _merge(db: sqlite3.Connection, project: str, euid: int, contacts: dict[str, str]) -> None:
-        db.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (project, euid))
-        db.executemany(
-            "INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)",
-            [(project, euid, name, value) for name, value in contacts.items()],
-        )
+        with self._queue_lock:
+            self._merges.append((project, euid, contacts))
+        if not self.batched:
+            self.flush()
 
     def contacts(self, project: str, euid: int) -> dict[str, str] | None:
         self.flush()
@@ -227,30 +242,36 @@ class SqliteStore:
 
     def add_fault(self, fault: Fault) -> Fault:
         data = json.dumps({k: v for k, v in fault.to_json().items() if k not in ("id", "times")})
-        cursor = self._db.execute("INSERT INTO faults (times, data) VALUES (?, ?)", (fault.times, data))
+        with self._transaction() as db:
+            cursor = db.execute("INSERT INTO faults (times, data) VALUES (?, ?)", (fault.times, data))
+            self._count_faults(db)
         return replace(fault, id=cursor.lastrowid or 0)
 
     def faults(self) -> list[Fault]:
         return _faults(self._db)
 
     def remove_faults(self, fault_id: int | None = None) -> int:
-        if fault_id is None:
-            return self._db.execute("DELETE FROM faults").rowcount
-        return self._db.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount
+        with self._transaction() as db:
+            if fault_id is None:
+                removed: int = db.execute("DELETE FROM faults").rowcount
+            else:
+                removed = db.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount
+            self._count_faults(db)
+        return removed
 
     def has_faults(self) -> bool:
-        return self._db.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is not None
+        armed: int = _COUNT.unpack_from(self._fault_count())[0]
+        return armed > 0
 
     def take_fault(self, method: str, path: str, euid: int | None) -> Fault | None:
         with self._transaction() as db:
-            for fault in _faults(db):
-                if fault.matches(method, path, euid):
-                    if fault.times is not None and fault.times <= 1:
-                        db.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
-                    elif fault.times is not None:
-                        db.execute("UPDATE faults SET times = times - 1 WHERE id = ?", (fault.id,))
-                    return fault
-            return None
+            taken = next((f for f in _faults(db) if f.matches(method, path, euid)), None)
+            if taken is not None and taken.times is not None and taken.times <= 1:
+                db.execute("DELETE FROM faults WHERE id = ?", (taken.id,))
+            elif taken is not None and taken.times is not None:
+                db.execute("UPDATE faults SET times = times - 1 WHERE id = ?", (taken.id,))
+            self._count_faults(db)  # also heals a count left stale by a crash
+            return taken
 
     def close(self) -> None:
         self.flush()
