@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -16,7 +19,7 @@ import pytest
 import requests
 
 from tests.cases import CONTACT, EXAMPLE, JSON_HEADERS
-from tests.conftest import Served
+from tests.conftest import ROOT, Served
 
 pytestmark = pytest.mark.served
 
@@ -164,3 +167,31 @@ def test_half_closed_clients_get_the_right_answer_or_none_and_the_server_keeps_s
             assert _answer(raw) == (200, {"code": 0, "message": "success"})
             assert served.control("GET", f"/users/{euid}").status == 200
     assert _timed_good_request(served) < 1.0
+
+
+def test_a_request_sleeping_on_a_latency_fault_blocks_nobody(served: Served) -> None:
+    """Waiting (fault latency, --latency-ms) happens on the worker's thread pool, off the event loop."""
+    served.control("POST", "/reset")
+    served.control("POST", "/faults", {"latency_ms": 1500, "times": 1})
+    slow: list[float] = []
+
+    def sleeper() -> None:
+        started = time.monotonic()
+        with requests.Session() as own:
+            own.post(served.url + CONTACT, data=json.dumps(EXAMPLE), headers=JSON_HEADERS, timeout=10)
+        slow.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=sleeper)
+    thread.start()
+    time.sleep(0.3)  # the fault is taken; its request now sleeps
+    assert _timed_good_request(served) < 1.0
+    thread.join(timeout=10)
+    assert slow and slow[0] >= 1.4
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "7200"])
+def test_a_bad_body_timeout_is_refused(value: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "engagelab_kit.mock_server.cli", "serve", "--port", "0",
+                             "--body-timeout", value], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert result.returncode == 2
+    assert "--body-timeout" in result.stderr and "Traceback" not in result.stderr
