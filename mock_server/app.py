@@ -14,7 +14,6 @@ from engagelab_kit.mock_server.service import MockService
 from engagelab_kit.mock_server.settings import Settings
 from engagelab_kit.mock_server.store import Store
 from engagelab_kit.mock_server.store_memory import MemoryStore
-from engagelab_kit.mock_server.store_sqlite import SqliteStore
 from engagelab_kit.mock_server.wsgi import BusinessApp, WsgiApp
 
 if TYPE_CHECKING:
@@ -26,6 +25,9 @@ if TYPE_CHECKING:
 def make_store(settings: Settings, batched: bool = False) -> Store:
     """``batched``: SQLite writes are queued for the caller's group commit (the RSGI adapter's)."""
     if settings.state_file:
+        # Imported only when used: a worker with in-memory state never loads SQLite.
+        from engagelab_kit.mock_server.store_sqlite import SqliteStore
+
         return SqliteStore(settings.state_file, settings.journal_size, settings.known_euids, batched)
     return MemoryStore(settings.journal_size, settings.known_euids)
 

@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from granian._granian import RSGIHTTPProtocol as HTTPProtocol
@@ -34,8 +34,10 @@ from granian.rsgi import Scope
 
 from engagelab_kit.mock_server.answer import Answer, answer, error_answer, is_control
 from engagelab_kit.mock_server.service import MockService
-from engagelab_kit.mock_server.store_sqlite import SqliteStore
 from engagelab_kit.mock_server.wire import HttpRequest
+
+if TYPE_CHECKING:
+    from engagelab_kit.mock_server.store_sqlite import SqliteStore
 
 _log = logging.getLogger("engagelab_mock")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -67,7 +69,7 @@ class RsgiApp:
         # Group commit: a batched store's queued writes are committed once per loop turn, and the
         # requests of that turn are answered only then (what is acknowledged is stored).
         store = service.store
-        self._batched: SqliteStore | None = store if isinstance(store, SqliteStore) and store.batched else None
+        self._batched: SqliteStore | None = store if getattr(store, "batched", False) else None  # type: ignore[assignment]
         self._commit: asyncio.Future[None] | None = None
 
     # -- the body ---------------------------------------------------------------
