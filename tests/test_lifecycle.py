@@ -135,7 +135,7 @@ def test_the_example_still_works_after_a_worker_kill() -> None:
     try:
         (worker,) = _children(server.proc.pid)
         os.kill(worker, signal.SIGKILL)
-        back = _wait(lambda: _children(server.proc.pid) not in ([], [worker]), 5)
+        back = _wait(lambda: _children(server.proc.pid) not in ([], [worker]), 15)
         assert back is not None
 
         def answered() -> bool:
@@ -145,6 +145,29 @@ def test_the_example_still_works_after_a_worker_kill() -> None:
                 return False
             return reply.json() == {"code": 0, "message": "success"}
 
-        assert _wait(answered, 5) is not None
+        assert _wait(answered, 15) is not None
     finally:
         assert server.stop() == 0
+
+
+def never_starts() -> None:
+    """A factory target that fails in every worker (used by the test below, in a subprocess)."""
+    raise SystemExit(3)
+
+
+def test_a_server_whose_workers_can_never_start_gives_up_with_exit_1() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = (
+        "from engagelab_kit.mock_server.serve import granian_server, claim_port\n"
+        "from engagelab_kit.mock_server.settings import ServeOptions\n"
+        "granian_server('tests.test_lifecycle:never_starts', ServeOptions(), claim_port('127.0.0.1', 0)).serve()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "every worker dies on start; giving up" in result.stderr
+    # Replaced, with a growing pause, before giving up (Granian logs each death on stdout).
+    assert result.stdout.count("Unexpected exit from worker-1") >= 8
