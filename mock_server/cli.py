@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", help="worker processes (default 1)")
     serve.add_argument("--threads", help="threads per worker for requests that wait: latency, faults, control API "
                                          "(default 16)")
-    serve.add_argument("--body-timeout", help="seconds a request's headers or body may take to arrive (default 10)")
+    serve.add_argument("--body-timeout", help="seconds a request's body may take to arrive (default 10)")
     serve.add_argument("--latency-ms", help="base latency added to every business request")
     serve.add_argument("--strict-euid", action="store_const", const=True, help="only known euids are valid")
     serve.add_argument("--contact-types", help="comma-separated supported contact types")

@@ -81,7 +81,6 @@ def granian_server(factory: str, options: ServeOptions, port: int, interface: st
     """Granian as the mock runs under it (RSGI, supervised by ``lifecycle.Supervisor``); the benchmark
     serves its WSGI references the same way."""
     from granian.constants import HTTPModes, Interfaces, Loops
-    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     from engagelab_kit.mock_server.lifecycle import Supervisor
@@ -99,7 +98,6 @@ def granian_server(factory: str, options: ServeOptions, port: int, interface: st
         blocking_threads=1 if rsgi else options.threads,
         loop=loop,
         http=HTTPModes.http1,
-        http1_settings=HTTP1Settings(header_read_timeout=int(options.body_timeout * 1000)),
         websockets=False,
         factory=True,
         respawn_failed_workers=True,

@@ -82,7 +82,7 @@ class ServeOptions:
     port: int = 8080
     workers: int = 1
     threads: int = 16  # per worker, for requests that wait (latency, faults) and the control API
-    body_timeout: float = 10.0  # seconds a request's headers or body may take to arrive
+    body_timeout: float = 10.0  # seconds a request's body may take to arrive
 
 
 # (toml section, key) -> Settings/ServeOptions field. Sections keep the file readable.

@@ -118,6 +118,12 @@ def test_a_body_that_stops_arriving_is_answered_after_the_timeout() -> None:
             assert b"connection: close" in raw.lower()
         assert 0.5 < elapsed < 4, elapsed
         assert _timed_good_request(server) < 1.0
+        # The timeout is for bodies that stop: a keep-alive connection idle between requests stays usable.
+        with _idle_keep_alive(server, 1) as (idle,):
+            time.sleep(2)
+            body = json.dumps(EXAMPLE).encode()
+            idle.sendall(_head(f"Content-Length: {len(body)}") + body)
+            assert idle.recv(65536).startswith(b"HTTP/1.1 200")
     finally:
         assert server.stop() == 0
 
