@@ -15,12 +15,23 @@ from pathlib import Path
 
 import requests
 
-from bench import mix, prism, reference_app, report, suite, wrk
+from bench import mix, prism, reference_app, report, resilience, suite, wiremock, wrk
 from bench.console import BenchError, note
-from bench.measure import LoadPlan, Rig, measure
+from bench.measure import EXAMPLE, MIX, LoadPlan, Rig, measure
 from bench.mix import PROBE
 from bench.procs import serving
-from bench.report import FLASK, MOCK, PRISM, SUITE_HTTP, SUITE_LOCAL, Results
+from bench.report import (
+    FLASK,
+    MOCK,
+    MOCK_WORKERS,
+    PRISM,
+    RESTART,
+    STALLED,
+    SUITE_HTTP,
+    SUITE_LOCAL,
+    WIREMOCK,
+    Results,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = ROOT / "bench" / "out" / "results.json"
@@ -44,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="tiny run (1 s loads, 4 connections, one cold start); Prism and the suite only if asked")
     p.add_argument("--prism", action=argparse.BooleanOptionalAction,
                    help="measure Prism, npm-installed into bench/.prism/ if missing (default: on, off with --quick)")
+    p.add_argument("--wiremock", action=argparse.BooleanOptionalAction,
+                   help="measure WireMock, npm-installed into bench/.wiremock/ (Java from apt) if missing "
+                        "(default: on, off with --quick)")
+    p.add_argument("--workers", action=argparse.BooleanOptionalAction,
+                   help="measure the mock with 2 workers sharing one truth (default: on, off with --quick)")
+    p.add_argument("--resilience", action=argparse.BooleanOptionalAction,
+                   help="measure latency among stalled clients and restart after SIGKILL "
+                        "(default: on, off with --quick)")
     p.add_argument("--suite", action=argparse.BooleanOptionalAction,
                    help="measure the contract suite's speed (default: on, off with --quick)")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
@@ -63,6 +82,10 @@ def _mock_command(port: int, *extra: str) -> list[str]:
             *extra]
 
 
+def _mock_command_workers(workers: int, port: int) -> list[str]:
+    return _mock_command(port, "--workers", str(workers))
+
+
 def _mock_command_with_config(config: Path, port: int) -> list[str]:
     return _mock_command(port, "--config", str(config))
 
@@ -78,6 +101,34 @@ def _prism(results: Results, rig: Rig) -> None:
         results.servers[PRISM] = measure(rig, PRISM, partial(prism.command, executable))
     except BenchError as exc:
         results.notes[PRISM] = f"failed ({exc})"
+
+
+def _wiremock(results: Results, rig: Rig, warmup_s: int) -> None:
+    try:
+        java, root = wiremock.ensure_wiremock()
+    except BenchError as exc:
+        results.notes[WIREMOCK] = f"not available ({exc})"
+        return
+    note("measuring WireMock")
+    try:
+        results.servers[WIREMOCK] = measure(rig, WIREMOCK, partial(wiremock.command, java, root), warmup_s=warmup_s)
+    except BenchError as exc:
+        results.notes[WIREMOCK] = f"failed ({exc})"
+
+
+def _resilience(results: Results, env: Mapping[str, str], samples: int) -> None:
+    note("measuring good requests among stalled clients")
+    try:
+        with serving("mock among stalled clients", _mock_command, ROOT, env) as server:
+            server.wait_ready(PROBE)
+            results.stalled = resilience.stalled_clients(server.port, samples)
+    except BenchError as exc:
+        results.notes[STALLED] = f"failed ({exc})"
+    note("measuring a restart after SIGKILL")
+    try:
+        results.restart_s = resilience.restart_after_kill(_mock_command, ROOT, env)
+    except BenchError as exc:
+        results.notes[RESTART] = f"failed ({exc})"
 
 
 def _ceiling(results: Results, env: Mapping[str, str], seconds: int) -> None:
@@ -107,6 +158,12 @@ def _suite(results: Results, env: Mapping[str, str], scratch: Path, seconds: int
         results.notes[SUITE_LOCAL] = f"not runnable ({exc})"
 
 
+def _option(value: bool | None, quick: bool, flag: str) -> tuple[bool, str]:
+    """(on or off, why off): parts that are on by default and off with --quick unless asked."""
+    on = value if value is not None else not quick
+    return on, f"skipped ({'--quick' if value is None else f'--no-{flag}'})"
+
+
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     quick: bool = args.quick
@@ -118,14 +175,19 @@ def main(argv: Sequence[str]) -> int:
         seconds=args.duration or (1 if quick else 10),
         starts=1 if quick else 3,
     )
-    with_prism = args.prism if args.prism is not None else not quick
-    with_suite = args.suite if args.suite is not None else not quick
+    with_prism, no_prism = _option(args.prism, quick, "prism")
+    with_wiremock, no_wiremock = _option(args.wiremock, quick, "wiremock")
+    with_workers, no_workers = _option(args.workers, quick, "workers")
+    with_resilience, no_resilience = _option(args.resilience, quick, "resilience")
+    with_suite, no_suite = _option(args.suite, quick, "suite")
     client_seconds = 1 if quick else 5
+    wiremock_warmup = 2 if quick else wiremock.WARMUP_S
     env = _clean_env()
     results = Results(
         settings={
-            **asdict(plan), "quick": quick, "prism": with_prism, "suite": with_suite, "client_seconds": client_seconds,
-            "cpus": os.cpu_count(),
+            **asdict(plan), "quick": quick, "prism": with_prism, "wiremock": with_wiremock,
+            "wiremock_warmup_s": wiremock_warmup, "workers": with_workers, "resilience": with_resilience,
+            "suite": with_suite, "client_seconds": client_seconds, "cpus": os.cpu_count(),
             # Client and servers share the machine: anything else running skews every figure.
             "load_average_at_start": round(os.getloadavg()[0], 2),
             "python": platform.python_version(), "granian": version("granian"), "flask": version("flask"),
@@ -135,26 +197,41 @@ def main(argv: Sequence[str]) -> int:
     try:
         wrk_exe = wrk.ensure_wrk()
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-            data_file = Path(tmp) / "mix_data.lua"
-            data_file.write_text(mix.lua_data())
-            rig = Rig(plan, wrk_exe, data_file, ROOT, env)
+            data_files = {EXAMPLE: Path(tmp) / "example_data.lua", MIX: Path(tmp) / "mix_data.lua"}
+            data_files[EXAMPLE].write_text(mix.lua_data(example_only=True))
+            data_files[MIX].write_text(mix.lua_data())
+            rig = Rig(plan, wrk_exe, data_files, ROOT, env)
             note("measuring the mock (make serve)")
             results.servers[MOCK] = measure(rig, MOCK, _mock_command, check=mix.verify)
+            if with_workers:
+                note("measuring the mock with 2 workers")
+                results.servers[MOCK_WORKERS] = measure(rig, MOCK_WORKERS, partial(_mock_command_workers, 2),
+                                                        check=mix.verify, workloads=(EXAMPLE,))
+            else:
+                results.notes[MOCK_WORKERS] = no_workers
             note("measuring the bare-Flask reference")
             results.servers[FLASK] = measure(rig, FLASK, partial(reference_app.command, sys.executable, "bare_flask"))
+            if with_wiremock:
+                _wiremock(results, rig, wiremock_warmup)
+            else:
+                results.notes[WIREMOCK] = no_wiremock
             if with_prism:
                 _prism(results, rig)
             else:
-                results.notes[PRISM] = f"skipped ({'--quick' if args.prism is None else '--no-prism'})"
+                results.notes[PRISM] = no_prism
+            if with_resilience:
+                _resilience(results, env, resilience.SAMPLES)
+            else:
+                results.notes.update({STALLED: no_resilience, RESTART: no_resilience})
             _ceiling(results, env, client_seconds)
             if with_suite:
                 _suite(results, env, Path(tmp), client_seconds)
             else:
-                skipped = f"skipped ({'--quick' if args.suite is None else '--no-suite'})"
-                results.notes.update({SUITE_HTTP: skipped, SUITE_LOCAL: skipped})
+                results.notes.update({SUITE_HTTP: no_suite, SUITE_LOCAL: no_suite})
     except (BenchError, requests.RequestException) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
+    results.settings["load_average_at_end"] = round(os.getloadavg()[0], 2)
     print(report.render(results))
     report.write_json(results, args.json)
     print(f"\nfigures: {args.json}")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
-from bench.console import BenchError, note
+from bench.installs import npm_install
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / "bench" / ".prism"
@@ -18,23 +16,7 @@ OPENAPI = ROOT / "spec" / "openapi.json"
 
 def ensure_prism() -> Path:
     """The prism executable, npm-installed into bench/.prism/ on first use."""
-    if EXECUTABLE.exists():
-        return EXECUTABLE
-    npm = shutil.which("npm")
-    if npm is None:
-        raise BenchError("npm is not installed")
-    note(f"Prism not found: npm install --prefix {HOME.relative_to(ROOT)} {PACKAGE}")
-    try:
-        result = subprocess.run(
-            [npm, "install", "--prefix", str(HOME), "--no-audit", "--no-fund", PACKAGE],
-            capture_output=True, text=True, timeout=600, check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise BenchError("npm install took over 10 minutes") from None
-    if result.returncode or not EXECUTABLE.exists():
-        tail = (result.stderr or result.stdout).strip().splitlines()[-2:]
-        raise BenchError(f"npm install failed ({result.returncode}): {' / '.join(tail)}")
-    return EXECUTABLE
+    return npm_install(HOME, PACKAGE, EXECUTABLE)
 
 
 def command(executable: Path, port: int) -> list[str]:

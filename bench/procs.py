@@ -62,6 +62,16 @@ def _descendants(root: int) -> list[tuple[int, int]]:
     return found
 
 
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of one process, in clock ticks (0 once it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def _status_kib(pid: int, file: str, field: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
@@ -127,6 +137,12 @@ class ServerProcess:
         rss = sum(_status_kib(pid, "status", "VmRSS") for pid in pids)
         pss = sum(_status_kib(pid, "smaps_rollup", "Pss") for pid in pids)
         return round(rss * 1024 / 1e6, 1), round(pss * 1024 / 1e6, 1)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server and every live descendant."""
+        self._children = _descendants(self.proc.pid)
+        pids = [self.proc.pid, *(pid for pid, _ in self._children)]
+        return sum(_cpu_ticks(pid) for pid in pids) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -49,12 +49,13 @@ def fixed_body() -> WsgiApp:
 
 
 def serve(name: str, port: int) -> None:
-    """Granian exactly as ``engagelab-mock serve`` runs it with its defaults."""
+    """Granian as ``engagelab-mock serve`` runs it, through its WSGI interface."""
     from engagelab_kit.mock_server.serve import granian_server
     from engagelab_kit.mock_server.settings import ServeOptions
 
     os.chdir(ROOT)  # the factory target is importable from the checkout
-    granian_server(f"bench.reference_app:{name}", ServeOptions(), port).serve()
+    # WSGI with two threads: how the references (and, before RSGI, the mock) are served.
+    granian_server(f"bench.reference_app:{name}", ServeOptions(threads=2), port, interface="wsgi").serve()
 
 
 def command(python: str, name: str, port: int) -> list[str]:

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.measure import ServerRun
+from bench.measure import EXAMPLE, MIX, ServerRun
+from bench.resilience import Stalled
 from bench.suite import SuiteInProcess, SuiteOverHttp
 from engagelab_kit.mock_server.settings import ServeOptions
 
-MOCK, FLASK, PRISM = "mock", "bare Flask", "Prism"
+MOCK, MOCK_WORKERS, FLASK, WIREMOCK, PRISM = "mock", "mock 2 workers", "bare Flask", "WireMock", "Prism"
 SUITE_HTTP, SUITE_LOCAL = "suite over HTTP", "suite in-process"  # keys of Results.notes
+STALLED, RESTART = "stalled clients", "restart after SIGKILL"  # keys of Results.notes
+REFERENCES = (WIREMOCK, PRISM, FLASK)
+WORKLOADS = {EXAMPLE: "the vendor page's example request", MIX: "the mix"}
 
+MIN_EXAMPLE_RPS = 60_000
+MAX_EXAMPLE_P99_MS = 3.0
+MIN_TIMES_WIREMOCK = 1.3
+MIN_WORKER_SCALING = 1.0
+MAX_STALLED_P99_MS = 50.0
+MAX_RESTART_S = 1.0
 MIN_TIMES_PRISM = 2.0
 MAX_READY_S = 0.3
 MAX_RSS_MB = 100.0
@@ -30,6 +41,8 @@ class Results:
     client_vs_mock_rps: float | None = None  # requests.Session against the mock
     suite_http: SuiteOverHttp | None = None
     suite_local: SuiteInProcess | None = None
+    stalled: Stalled | None = None
+    restart_s: float | None = None
     notes: dict[str, str] = field(default_factory=dict)  # part -> why it has no figures
 
 
@@ -44,15 +57,27 @@ def _judge(target: str, ok: bool, detail: str) -> Verdict:
     return Verdict(target, "PASS" if ok else "FAIL", detail)
 
 
-def ratios(results: Results) -> dict[str, dict[str, float]]:
-    """mock / reference, for throughput (higher is better) and p99 latency (lower is better)."""
-    mock = results.servers[MOCK].load
-    out: dict[str, dict[str, float]] = {}
-    for name, run in results.servers.items():
-        if name != MOCK:
-            out[name] = {"throughput": round(mock.rps / run.load.rps, 2),
-                         "p99": round(mock.p99_ms / run.load.p99_ms, 2)}
+def ratios(results: Results) -> dict[str, dict[str, dict[str, float]]]:
+    """Per workload, mock / reference for throughput (higher is better) and p99 latency (lower is better)."""
+    mock = results.servers[MOCK]
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for workload, run in mock.runs.items():
+        for name in REFERENCES:
+            other = results.servers.get(name)
+            if other is not None and workload in other.runs:
+                theirs = other.runs[workload].load
+                out.setdefault(workload, {})[name] = {
+                    "throughput": round(run.load.rps / theirs.rps, 2),
+                    "p99": round(run.load.p99_ms / max(theirs.p99_ms, 0.001), 2)}
     return out
+
+
+def worker_scaling(results: Results) -> float | None:
+    """Throughput of two workers sharing one truth / one worker, on the page's example."""
+    one, two = results.servers.get(MOCK), results.servers.get(MOCK_WORKERS)
+    if one is None or two is None or EXAMPLE not in one.runs or EXAMPLE not in two.runs:
+        return None
+    return round(two.runs[EXAMPLE].load.rps / one.runs[EXAMPLE].load.rps, 2)
 
 
 def suite_share(results: Results) -> float | None:
@@ -61,50 +86,84 @@ def suite_share(results: Results) -> float | None:
     return results.suite_http.rate / results.ceiling_rps
 
 
+def _optional(found: list[Verdict], target: str, figure: float | None, ok: Callable[[float], bool],
+              detail: Callable[[float], str], why_not: str) -> None:
+    """A verdict on a figure that may not have been measured (then n/a, saying why)."""
+    if figure is None:
+        found.append(Verdict(target, "n/a", why_not))
+    else:
+        found.append(_judge(target, ok(figure), detail(figure)))
+
+
+def _versus(found: list[Verdict], results: Results, reference: str, target: str, workload: str,
+            judge: tuple[float, str]) -> None:
+    minimum, what = judge
+    mine, theirs = results.servers[MOCK].runs.get(workload), results.servers.get(reference)
+    if mine is None or theirs is None or workload not in theirs.runs:
+        found.append(Verdict(target, "n/a", f"{reference} {results.notes.get(reference, 'not measured')}"))
+        return
+    if what == "throughput":
+        times = mine.load.rps / theirs.runs[workload].load.rps
+        found.append(_judge(target, times >= minimum, f"{times:.2f}x"))
+    else:
+        found.append(_judge(target, mine.load.p99_ms <= theirs.runs[workload].load.p99_ms,
+                            f"{mine.load.p99_ms:.2f} ms vs {theirs.runs[workload].load.p99_ms:.2f} ms"))
+
+
 def verdicts(results: Results) -> list[Verdict]:
     mock = results.servers[MOCK]
-    prism = results.servers.get(PRISM)
-    why_no_prism = results.notes.get(PRISM, "not measured")
     found: list[Verdict] = []
-    if prism is not None:
-        times = mock.load.rps / prism.load.rps
-        found.append(_judge(f"throughput >= {MIN_TIMES_PRISM:g}x Prism", times >= MIN_TIMES_PRISM, f"{times:.1f}x"))
-        found.append(_judge("p99 <= Prism's", mock.load.p99_ms <= prism.load.p99_ms,
-                            f"{mock.load.p99_ms:.2f} ms vs {prism.load.p99_ms:.2f} ms"))
-    else:
-        found.append(Verdict(f"throughput >= {MIN_TIMES_PRISM:g}x Prism", "n/a", f"Prism {why_no_prism}"))
-        found.append(Verdict("p99 <= Prism's", "n/a", f"Prism {why_no_prism}"))
+    example = mock.runs.get(EXAMPLE)
+    if example is not None:
+        found.append(_judge(f"example >= {MIN_EXAMPLE_RPS} req/s", example.load.rps >= MIN_EXAMPLE_RPS,
+                            f"{example.load.rps:.0f} req/s"))
+        found.append(_judge(f"example p99 <= {MAX_EXAMPLE_P99_MS:g} ms", example.load.p99_ms <= MAX_EXAMPLE_P99_MS,
+                            f"{example.load.p99_ms:.2f} ms"))
+    _versus(found, results, WIREMOCK, f"mix >= {MIN_TIMES_WIREMOCK:g}x WireMock", MIX,
+            (MIN_TIMES_WIREMOCK, "throughput"))
+    _optional(found, f"2 workers >= {MIN_WORKER_SCALING:g}x one (example)", worker_scaling(results),
+              lambda x: x >= MIN_WORKER_SCALING, lambda x: f"{x:.2f}x",
+              f"{MOCK_WORKERS} {results.notes.get(MOCK_WORKERS, 'not measured')}")
+    stalled = results.stalled
+    _optional(found, f"p99 among stalled < {MAX_STALLED_P99_MS:g} ms", stalled.p99_ms if stalled else None,
+              lambda x: x < MAX_STALLED_P99_MS,
+              lambda x: f"{x:.2f} ms ({stalled.stalled} stalled + {stalled.idle} idle)" if stalled else "",
+              results.notes.get(STALLED, "not measured"))
+    _optional(found, f"restart after SIGKILL <= {MAX_RESTART_S:g} s", results.restart_s,
+              lambda x: x <= MAX_RESTART_S, lambda x: f"{x:.3f} s (a cold start in this run: {mock.ready_s:.3f} s)",
+              results.notes.get(RESTART, "not measured"))
+    _versus(found, results, PRISM, f"mix >= {MIN_TIMES_PRISM:g}x Prism", MIX, (MIN_TIMES_PRISM, "throughput"))
+    _versus(found, results, PRISM, "mix p99 <= Prism's", MIX, (0, "p99"))
     found.append(_judge(f"ready <= {MAX_READY_S:g} s", mock.ready_s <= MAX_READY_S,
                         f"{mock.ready_s:.3f} s (median of {len(mock.ready_samples)})"))
     found.append(_judge(f"RSS <= {MAX_RSS_MB:g} MB", mock.rss_mb <= MAX_RSS_MB, f"{mock.rss_mb:.1f} MB after load"))
-    share = suite_share(results)
-    target = f"suite over HTTP >= {MIN_SHARE_OF_CEILING:.0%} of ceiling"
-    if share is None:
-        found.append(Verdict(target, "n/a", f"contract suite {results.notes.get(SUITE_HTTP, 'not measured')}"))
-    else:
-        found.append(_judge(target, share >= MIN_SHARE_OF_CEILING, f"{share:.0%}"))
+    _optional(found, f"suite over HTTP >= {MIN_SHARE_OF_CEILING:.0%} of ceiling", suite_share(results),
+              lambda x: x >= MIN_SHARE_OF_CEILING, lambda x: f"{x:.0%}",
+              f"contract suite {results.notes.get(SUITE_HTTP, 'not measured')}")
     local = results.suite_local
-    target = f"in-process suite < {MAX_SUITE_WALL_S:g} s"
-    if local is None:
-        found.append(Verdict(target, "n/a", f"contract suite {results.notes.get(SUITE_LOCAL, 'not measured')}"))
-    else:
-        found.append(_judge(target, local.wall_s < MAX_SUITE_WALL_S, f"{local.wall_s:.1f} s"))
+    _optional(found, f"in-process suite < {MAX_SUITE_WALL_S:g} s", local.wall_s if local else None,
+              lambda x: x < MAX_SUITE_WALL_S, lambda x: f"{x:.1f} s",
+              f"contract suite {results.notes.get(SUITE_LOCAL, 'not measured')}")
     return found
 
 
-def _server_rows(results: Results) -> list[str]:
-    header = f"{'server':<12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'errors':>8}" \
+def _server_rows(results: Results, workload: str) -> list[str]:
+    header = f"{'server':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'errors':>8}{'CPU us/req':>12}" \
              f"{'RSS MB idle/load':>18}{'ready s':>9}"
-    rows = [header]
-    for name, run in results.servers.items():
+    rows = [f"{workload}: {WORKLOADS[workload]}", header]
+    for name, server in results.servers.items():
+        run = server.runs.get(workload)
+        if run is None:
+            continue
         load = run.load
         rows.append(
-            f"{name:<12}{load.rps:>10.0f}{load.p50_ms:>9.2f}{load.p99_ms:>9.2f}"
+            f"{name:<16}{load.rps:>9.0f}{load.p50_ms:>9.2f}{load.p99_ms:>9.2f}"
             f"{load.non_2xx / max(load.requests, 1):>9.1%}{load.socket_errors + load.timeouts:>8}"
-            f"{f'{run.rss_idle_mb:.1f} / {run.rss_mb:.1f}':>18}{run.ready_s:>9.3f}"
+            f"{run.cpu_us_per_request:>12.1f}{f'{server.rss_idle_mb:.1f} / {server.rss_mb:.1f}':>18}"
+            f"{server.ready_s:>9.3f}"
         )
-    if PRISM in results.notes:
-        rows.append(f"{PRISM:<12}{results.notes[PRISM]}")
+    rows.extend(f"{name:<16}{results.notes[name]}" for name in (MOCK_WORKERS, *REFERENCES)
+                if name in results.notes and workload == EXAMPLE)
     return rows
 
 
@@ -138,16 +197,29 @@ def render(results: Results) -> str:
     s = results.settings
     lines = [
         f"benchmark: wrk -t{s['threads']} -c{s['connections']}, "
-        f"{s['warmup_s']} s warm-up + {s['seconds']} s per server, "
-        f"{s['cpus']} CPUs shared by client and servers (load average {s['load_average_at_start']} at start); "
-        f"servers: {_SERVE.workers} worker(s), {_SERVE.threads} threads each (the mock's defaults)",
+        f"{s['warmup_s']} s warm-up (WireMock {s['wiremock_warmup_s']} s) + {s['seconds']} s per server and workload, "
+        f"{s['cpus']} CPUs shared by client and servers (load average {s['load_average_at_start']} at start, "
+        f"{s.get('load_average_at_end', '?')} at end); mock: {_SERVE.workers} worker (the default), "
+        f"Granian RSGI on uvloop",
         f"mix: {results.mix}",
-        "",
-        *_server_rows(results),
-        "",
     ]
-    lines.extend(f"mock / {name}: throughput {r['throughput']:.2f}x, p99 {r['p99']:.2f}x"
-                 for name, r in ratios(results).items())
+    for workload in WORKLOADS:
+        lines.extend(["", *_server_rows(results, workload)])
+    lines.append("")
+    for workload, against in ratios(results).items():
+        lines.extend(f"{workload}: mock / {name}: throughput {r['throughput']:.2f}x, p99 {r['p99']:.2f}x"
+                     for name, r in against.items())
+    scaling = worker_scaling(results)
+    if scaling is not None:
+        lines.append(f"example: mock 2 workers / 1 worker (one shared truth): throughput {scaling:.2f}x")
+    if results.stalled is not None:
+        st = results.stalled
+        lines.append(f"good requests among {st.stalled} stalled uploads + {st.idle} idle keep-alive connections: "
+                     f"{st.samples} on new connections, p50 {st.p50_ms:.2f} ms, p99 {st.p99_ms:.2f} ms, "
+                     f"max {st.max_ms:.2f} ms")
+    if results.restart_s is not None:
+        lines.append("SIGKILL of the serving process to a restart answering on the same port: "
+                     f"{results.restart_s:.3f} s")
     lines.extend(["", *_client_rows(results), "", "targets:"])
     lines.extend(f"  {v.outcome:<5} {v.target:<40} {v.detail}" for v in verdicts(results))
     return "\n".join(lines)
@@ -157,6 +229,7 @@ def write_json(results: Results, path: Path) -> None:
     document = {
         **asdict(results),
         "ratios": ratios(results),
+        "worker_scaling": worker_scaling(results),
         "suite_share_of_ceiling": suite_share(results),
         "verdicts": [asdict(v) for v in verdicts(results)],
     }

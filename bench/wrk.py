@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.console import BenchError, note
+from bench.console import BenchError
+from bench.installs import executable
 from bench.mix import LUA_SCRIPT
 
 _MARKER = "BENCH_RESULT "
@@ -32,30 +31,9 @@ class Load:
     timeouts: int
 
 
-def _apt(*args: str) -> None:
-    command = ["apt-get", *args]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
-    if result.returncode:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        raise BenchError(f"wrk is missing and `{' '.join(command)}` failed ({result.returncode}): {' / '.join(tail)}")
-
-
 def ensure_wrk() -> str:
     """The wrk executable; installed with apt-get when missing (CI machines start without it)."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise BenchError("wrk is not installed, and installing it needs root on a Debian/Ubuntu machine: "
-                         "run `apt-get install wrk` (or your platform's equivalent) and rerun")
-    note("wrk not found: installing it with apt-get")
-    _apt("update")
-    _apt("install", "-y", "--no-install-recommends", "wrk")
-    found = shutil.which("wrk")
-    if not found:
-        raise BenchError("apt-get installed wrk but it is not on PATH")
-    return found
+    return executable("wrk", "wrk")
 
 
 def run(wrk: str, url: str, data_file: Path, threads: int, connections: int, seconds: int) -> Load:

@@ -1,7 +1,7 @@
 """Building the mock: the service, then the WSGI app around it.
 
-The business routes are answered by the lean adapter (``wsgi.BusinessApp``);
-Flask carries the control API. A served worker loads Flask only when the
+The business routes are answered by a lean adapter (``wsgi.BusinessApp`` in
+process, ``rsgi.RsgiApp`` when served); Flask carries the control API. A served worker loads Flask only when the
 control API is first called, which keeps start-up fast and memory low.
 """
 
@@ -14,16 +14,21 @@ from engagelab_kit.mock_server.service import MockService
 from engagelab_kit.mock_server.settings import Settings
 from engagelab_kit.mock_server.store import Store
 from engagelab_kit.mock_server.store_memory import MemoryStore
-from engagelab_kit.mock_server.store_sqlite import SqliteStore
 from engagelab_kit.mock_server.wsgi import BusinessApp, WsgiApp
 
 if TYPE_CHECKING:
     from flask import Flask
 
+    from engagelab_kit.mock_server.rsgi import RsgiApp
 
-def make_store(settings: Settings) -> Store:
+
+def make_store(settings: Settings, batched: bool = False) -> Store:
+    """``batched``: SQLite writes are queued for the caller's group commit (the RSGI adapter's)."""
     if settings.state_file:
-        return SqliteStore(settings.state_file, settings.journal_size, settings.known_euids)
+        # Imported only when used: a worker with in-memory state never loads SQLite.
+        from engagelab_kit.mock_server.store_sqlite import SqliteStore
+
+        return SqliteStore(settings.state_file, settings.journal_size, settings.known_euids, batched)
     return MemoryStore(settings.journal_size, settings.known_euids)
 
 
@@ -60,7 +65,9 @@ class _LazyControl:
         return self._app(environ, start_response)
 
 
-def serving_app(settings: Settings) -> BusinessApp:
+def serving_app(settings: Settings, body_timeout: float, threads: int) -> RsgiApp:
     """What a served worker runs: the business routes at once, Flask when first needed."""
-    service = make_service(settings)
-    return BusinessApp(service, _LazyControl(service))
+    from engagelab_kit.mock_server.rsgi import RsgiApp
+
+    service = make_service(settings, make_store(settings, batched=True))
+    return RsgiApp(service, _LazyControl(service), body_timeout, threads)

@@ -23,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", help="port (default 8080; 0 picks a free one)")
     serve.add_argument("--state", dest="state_file", help="persist state to this SQLite file")
     serve.add_argument("--workers", help="worker processes (default 1)")
-    serve.add_argument("--threads", help="threads per worker (default 1)")
+    serve.add_argument("--threads", help="threads per worker for requests that wait: latency, faults, control API "
+                                         "(default 16)")
+    serve.add_argument("--body-timeout", help="seconds a request's body may take to arrive (default 10)")
     serve.add_argument("--latency-ms", help="base latency added to every business request")
     serve.add_argument("--strict-euid", action="store_const", const=True, help="only known euids are valid")
     serve.add_argument("--contact-types", help="comma-separated supported contact types")

@@ -1,19 +1,20 @@
-"""Serve the mock under Granian (a Rust HTTP server with a WSGI interface).
+"""Serve the mock under Granian (a Rust HTTP server), through its RSGI interface.
 
 Workers are separate processes; they receive the validated settings through
 an environment variable and build the app themselves, so the same code path
 works whether the platform forks or spawns them. Several workers share one
-SQLite store, so the journal, state and faults stay one truth.
+SQLite store, so the journal, state and faults stay one truth. Workers die
+with the serving process, and a worker that dies alone is replaced without
+touching the others (``lifecycle.py``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import logging
 import os
 import shutil
 import socket
-import sqlite3
 import sys
 import tempfile
 from dataclasses import replace
@@ -23,27 +24,25 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from granian.server.mp import MPServer
 
-    from engagelab_kit.mock_server.wsgi import BusinessApp
+    from engagelab_kit.mock_server.rsgi import RsgiApp
 
 from engagelab_kit import spec
 from engagelab_kit.mock_server.exceptions import ConfigError
 from engagelab_kit.mock_server.settings import ACTIVE, ServeOptions, Settings, dump, restore
-from engagelab_kit.mock_server.store_sqlite import SqliteStore
 
 SETTINGS_ENV = "ENGAGELAB_MOCK__WORKER_SETTINGS"
+SERVING_ENV = "ENGAGELAB_MOCK__SERVING"  # "parent PID,body timeout,threads" for the workers
 _SPEC = spec.load()
 
 
-def worker_app() -> BusinessApp:
+def worker_app() -> RsgiApp:
     """Granian's factory target, called once in each worker process."""
     from engagelab_kit.mock_server.app import serving_app
-    from engagelab_kit.mock_server.wsgi import QuietDrops
+    from engagelab_kit.mock_server.lifecycle import die_with_parent
 
-    # Granian's Rust core logs application errors through child loggers of this one:
-    # only a filter on its handlers sees their records.
-    for handler in logging.getLogger("_granian").handlers:
-        handler.addFilter(QuietDrops())
-    return serving_app(restore(os.environ.pop(SETTINGS_ENV)))
+    parent, body_timeout, threads = os.environ.pop(SERVING_ENV).split(",")
+    die_with_parent(int(parent))
+    return serving_app(restore(os.environ.pop(SETTINGS_ENV)), float(body_timeout), int(threads))
 
 
 def claim_port(host: str, port: int) -> int:
@@ -78,21 +77,28 @@ def banner(settings: Settings, url: str) -> str:
     )
 
 
-def granian_server(factory: str, options: ServeOptions, port: int) -> MPServer:
-    """Granian as the mock runs under it; the benchmark serves its references the same way."""
-    from granian.constants import HTTPModes, Interfaces
+def granian_server(factory: str, options: ServeOptions, port: int, interface: str = "rsgi") -> MPServer:
+    """Granian as the mock runs under it (RSGI, supervised by ``lifecycle.Supervisor``); the benchmark
+    serves its WSGI references the same way."""
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.log import LogLevels
-    from granian.server.mp import MPServer
 
+    from engagelab_kit.mock_server.lifecycle import Supervisor
+
+    rsgi = interface == "rsgi"
+    # Looked up, not imported: each worker imports it, the serving process never needs it.
+    loop = Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio
     # The process-based server: the GIL build of CPython, which is what we run on.
-    return MPServer(
+    return Supervisor(
         factory,
         address=options.host,
         port=port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.RSGI if rsgi else Interfaces.WSGI,
         workers=options.workers,
-        blocking_threads=options.threads,
+        blocking_threads=1 if rsgi else options.threads,
+        loop=loop,
         http=HTTPModes.http1,
+        websockets=False,
         factory=True,
         respawn_failed_workers=True,
         log_level=LogLevels.warning,
@@ -107,6 +113,10 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         scratch = tempfile.mkdtemp(prefix="engagelab-mock-")
         settings = replace(settings, state_file=str(Path(scratch) / "state.db"))
     if settings.state_file:
+        import sqlite3
+
+        from engagelab_kit.mock_server.store_sqlite import SqliteStore
+
         try:
             store = SqliteStore(settings.state_file, settings.journal_size, settings.known_euids)
         except sqlite3.Error as exc:
@@ -114,6 +124,7 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         store.remove_faults()  # faults steer one run; they do not outlive a restart
         store.close()
     os.environ[SETTINGS_ENV] = dump(settings)
+    os.environ[SERVING_ENV] = f"{os.getpid()},{options.body_timeout},{options.threads}"
     server = granian_server("engagelab_kit.mock_server.serve:worker_app", options, port)
     host = f"[{options.host}]" if ":" in options.host else options.host
 
@@ -129,6 +140,7 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         raise ConfigError("--port", f"{options.host}:{port}", f"cannot listen: {exc.strerror or exc}") from None
     finally:
         os.environ.pop(SETTINGS_ENV, None)
+        os.environ.pop(SERVING_ENV, None)
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
     return 0

@@ -81,7 +81,8 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    threads: int = 2
+    threads: int = 16  # per worker, for requests that wait (latency, faults) and the control API
+    body_timeout: float = 10.0  # seconds a request's body may take to arrive
 
 
 # (toml section, key) -> Settings/ServeOptions field. Sections keep the file readable.
@@ -101,6 +102,7 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("server", "port"): "port",
     ("server", "workers"): "workers",
     ("server", "threads"): "threads",
+    ("server", "body_timeout"): "body_timeout",
     ("control", "enabled"): "control_enabled",
     ("control", "token"): "control_token",
     ("control", "journal_size"): "journal_size",
@@ -112,6 +114,7 @@ ENV_FIELDS = {
     "PORT": "port",
     "WORKERS": "workers",
     "THREADS": "threads",
+    "BODY_TIMEOUT": "body_timeout",
     "STATE": "state_file",
     "LATENCY_MS": "latency_ms",
     "STRICT_EUID": "strict_euid",
@@ -188,6 +191,7 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
     "port": _as_int,
     "workers": _as_int,
     "threads": _as_int,
+    "body_timeout": _as_float,
     "control_enabled": _as_bool,
     "control_token": _as_optional_str,
     "journal_size": _as_int,
@@ -204,6 +208,8 @@ def _check_value(name: str, value: Any) -> None:
         raise ValueError("must be a port number 0..65535")
     if name == "latency_ms" and not 0 <= value <= 60_000:
         raise ValueError("must be 0..60000 milliseconds")
+    if name == "body_timeout" and not 0.1 <= value <= 3600:
+        raise ValueError("must be 0.1..3600 seconds")
     if name == "project_key_pattern":
         try:
             re.compile(value)

@@ -4,18 +4,30 @@ Every worker process opens the same file, so a fault set through one worker
 fires on the next request whichever worker takes it, and the journal shows
 every worker's requests. A write is committed before its response is sent:
 what was acknowledged with code 0 survives a restart.
+
+Batched (``batched=True``, what the served mock uses): contact merges and
+journal entries are queued, and ``flush()`` commits the queue in one
+transaction. The RSGI adapter calls it once per event-loop turn and answers
+the requests of that turn only after it returns (group commit), so workers
+take the database's write lock once per batch instead of twice per request.
+Every read that could see queued rows flushes first.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
+
+import orjson
 
 from engagelab_kit.mock_server.store import FIRST_EUID, Fault, JournalEntry
 
@@ -36,18 +48,35 @@ CREATE TABLE IF NOT EXISTS faults (
 """
 
 _TRIM_EVERY = 256
+_COUNT = struct.Struct("<Q")
+
+
+def _entry_json(entry: JournalEntry) -> str:
+    data = entry.to_json()
+    try:
+        return orjson.dumps(data).decode()
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate in a header: the stdlib escapes it
+        return json.dumps(data)
 
 
 class SqliteStore:
-    def __init__(self, path: str, journal_size: int = 10_000, known_euids: tuple[int, ...] = ()) -> None:
+    def __init__(self, path: str, journal_size: int = 10_000, known_euids: tuple[int, ...] = (),
+                 batched: bool = False) -> None:
         self.path = path
+        self.batched = batched
         self._journal_size = journal_size
         self._configured_euids = known_euids
         self._local = threading.local()
+        self._queue_lock = threading.Lock()
+        self._merges: list[tuple[str, int, dict[str, str]]] = []
+        self._entries: list[JournalEntry] = []
+        self._journaled = 0
+        self._armed: tuple[int, mmap.mmap] | None = None  # (pid, the shared fault count)
         self._db.executescript(_SCHEMA)
         with self._transaction() as db:
             self._seed_sequence(db)
             db.executemany("INSERT OR IGNORE INTO known_euids VALUES (?)", [(e,) for e in known_euids])
+            self._count_faults(db)
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -59,19 +88,44 @@ class SqliteStore:
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
             self._local.pid = os.getpid()
-            self._local.inserts = 0
+            self._local.writer = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         return db
+
+    def _fault_count(self) -> mmap.mmap:
+        """The number of armed faults, shared by every process through the lock file's first 8 bytes:
+        asking it costs a memory read, where asking the database costs a query per request."""
+        if self._armed is None or self._armed[0] != os.getpid():
+            fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                if os.fstat(fd).st_size < _COUNT.size:
+                    os.ftruncate(fd, _COUNT.size)
+                self._armed = (os.getpid(), mmap.mmap(fd, _COUNT.size))
+            finally:
+                os.close(fd)
+        return self._armed[1]
+
+    def _count_faults(self, db: sqlite3.Connection) -> None:
+        # Inside the writer's transaction: the count changes with the table, under the same lock.
+        _COUNT.pack_into(self._fault_count(), 0, db.execute("SELECT count(*) FROM faults").fetchone()[0])
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        # Writers queue on a file lock first: the kernel wakes the next one the moment the lock is
+        # free, where SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries (and that
+        # sleep would stall a worker's whole event loop). One descriptor per thread, as flock
+        # locks belong to the open file, not the thread.
+        fcntl.flock(self._local.writer, fcntl.LOCK_EX)
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            fcntl.flock(self._local.writer, fcntl.LOCK_UN)
 
     @staticmethod
     def _seed_sequence(db: sqlite3.Connection) -> None:
@@ -79,23 +133,52 @@ class SqliteStore:
         if db.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'identities'").fetchone() is None:
             db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('identities', ?)", (FIRST_EUID - 1,))
 
+    @property
+    def pending(self) -> bool:
+        return bool(self._entries or self._merges)
+
+    def flush(self) -> None:
+        """Commit every queued merge and journal entry in one transaction."""
+        with self._queue_lock:
+            if not (self._entries or self._merges):
+                return
+            merges, self._merges = self._merges, []
+            entries, self._entries = self._entries, []
+            with self._transaction() as db:
+                if merges:
+                    db.executemany("INSERT OR IGNORE INTO users VALUES (?, ?)", [(p, e) for p, e, _ in merges])
+                    db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)",
+                                   [(p, e, name, value) for p, e, c in merges for name, value in c.items()])
+                if entries:
+                    self._insert_entries(db, entries)
+
+    def _insert_entries(self, db: sqlite3.Connection, entries: list[JournalEntry]) -> None:
+        cursor = db.executemany("INSERT INTO journal (euid, code, entry) VALUES (?, ?, ?)",
+                                [(e.euid, e.code, _entry_json(e)) for e in entries])
+        before, self._journaled = self._journaled, self._journaled + len(entries)
+        # Trimming now and then keeps the table bounded at O(1) amortised cost per request.
+        if before // _TRIM_EVERY != self._journaled // _TRIM_EVERY and cursor.lastrowid is not None:
+            last = db.execute("SELECT max(id) FROM journal").fetchone()[0] or 0
+            db.execute("DELETE FROM journal WHERE id <= ?", (last - self._journal_size,))
+
     def reset(self) -> None:
+        self.flush()
         with self._transaction() as db:
             for table in ("contacts", "users", "identities", "known_euids", "journal", "faults"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM sqlite_sequence WHERE name = 'identities'")
             self._seed_sequence(db)
+            self._count_faults(db)
             db.executemany("INSERT INTO known_euids VALUES (?)", [(e,) for e in self._configured_euids])
 
     def merge_contacts(self, project: str, euid: int, contacts: dict[str, str]) -> None:
-        with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (project, euid))
-            db.executemany(
-                "INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)",
-                [(project, euid, name, value) for name, value in contacts.items()],
-            )
+        with self._queue_lock:
+            self._merges.append((project, euid, contacts))
+        if not self.batched:
+            self.flush()
 
     def contacts(self, project: str, euid: int) -> dict[str, str] | None:
+        self.flush()
         db = self._db
         if db.execute("SELECT 1 FROM users WHERE project = ? AND euid = ?", (project, euid)).fetchone() is None:
             return None
@@ -103,6 +186,7 @@ class SqliteStore:
         return dict(rows.fetchall())
 
     def seed(self, project: str, euid: int, contacts: dict[str, str]) -> None:
+        self.flush()
         with self._transaction() as db:
             db.execute("DELETE FROM contacts WHERE project = ? AND euid = ?", (project, euid))
             db.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (project, euid))
@@ -136,17 +220,13 @@ class SqliteStore:
             db.executemany("INSERT OR IGNORE INTO known_euids VALUES (?)", [(e,) for e in euids])
 
     def record(self, entry: JournalEntry) -> None:
-        db = self._db
-        cursor = db.execute(
-            "INSERT INTO journal (euid, code, entry) VALUES (?, ?, ?)",
-            (entry.euid, entry.code, json.dumps(entry.to_json())),
-        )
-        self._local.inserts += 1
-        # Trimming now and then keeps the table bounded at O(1) amortised cost per request.
-        if self._local.inserts % _TRIM_EVERY == 0 and cursor.lastrowid is not None:
-            db.execute("DELETE FROM journal WHERE id <= ?", (cursor.lastrowid - self._journal_size,))
+        with self._queue_lock:
+            self._entries.append(entry)
+        if not self.batched:
+            self.flush()
 
     def journal(self, euid: int | None = None, code: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        self.flush()
         rows = self._db.execute(
             "SELECT id, entry FROM (SELECT id, entry FROM journal"
             " WHERE (?1 IS NULL OR euid = ?1) AND (?2 IS NULL OR code = ?2)"
@@ -157,39 +237,48 @@ class SqliteStore:
         return [{**json.loads(entry), "id": row_id} for row_id, entry in rows]
 
     def clear_journal(self) -> None:
+        self.flush()
         self._db.execute("DELETE FROM journal")
 
     def add_fault(self, fault: Fault) -> Fault:
         data = json.dumps({k: v for k, v in fault.to_json().items() if k not in ("id", "times")})
-        cursor = self._db.execute("INSERT INTO faults (times, data) VALUES (?, ?)", (fault.times, data))
+        with self._transaction() as db:
+            cursor = db.execute("INSERT INTO faults (times, data) VALUES (?, ?)", (fault.times, data))
+            self._count_faults(db)
         return replace(fault, id=cursor.lastrowid or 0)
 
     def faults(self) -> list[Fault]:
         return _faults(self._db)
 
     def remove_faults(self, fault_id: int | None = None) -> int:
-        if fault_id is None:
-            return self._db.execute("DELETE FROM faults").rowcount
-        return self._db.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount
+        with self._transaction() as db:
+            if fault_id is None:
+                removed: int = db.execute("DELETE FROM faults").rowcount
+            else:
+                removed = db.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount
+            self._count_faults(db)
+        return removed
 
     def has_faults(self) -> bool:
-        return self._db.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is not None
+        armed: int = _COUNT.unpack_from(self._fault_count())[0]
+        return armed > 0
 
     def take_fault(self, method: str, path: str, euid: int | None) -> Fault | None:
         with self._transaction() as db:
-            for fault in _faults(db):
-                if fault.matches(method, path, euid):
-                    if fault.times is not None and fault.times <= 1:
-                        db.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
-                    elif fault.times is not None:
-                        db.execute("UPDATE faults SET times = times - 1 WHERE id = ?", (fault.id,))
-                    return fault
-            return None
+            taken = next((f for f in _faults(db) if f.matches(method, path, euid)), None)
+            if taken is not None and taken.times is not None and taken.times <= 1:
+                db.execute("DELETE FROM faults WHERE id = ?", (taken.id,))
+            elif taken is not None and taken.times is not None:
+                db.execute("UPDATE faults SET times = times - 1 WHERE id = ?", (taken.id,))
+            self._count_faults(db)  # also heals a count left stale by a crash
+            return taken
 
     def close(self) -> None:
+        self.flush()
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
+            os.close(self._local.writer)
             self._local.db = None
 
 

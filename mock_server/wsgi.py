@@ -1,8 +1,9 @@
-"""The lean HTTP adapter: WSGI environ in, ``HttpRequest`` to the service, bytes out.
+"""The WSGI adapter: environ in, ``HttpRequest`` to the service, bytes out.
 
-It answers every route but the control API itself, ahead of Flask's routing:
-per request it costs a dict walk and one JSON encode, which is what lets the
-mock keep all its behaviour on and still outrun Prism (see bench/RESULTS.md).
+This is the in-process mock (``create_app()``, Werkzeug's test client, any
+WSGI server); ``engagelab-mock serve`` uses the RSGI adapter (``rsgi.py``),
+whose body reads cannot be held up by a slow client. It answers every route
+but the control API itself, ahead of Flask's routing.
 """
 
 from __future__ import annotations
@@ -11,15 +12,10 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import orjson
+from engagelab_kit.mock_server.answer import DROPPED, answer, is_control, reason
+from engagelab_kit.mock_server.service import MockService
+from engagelab_kit.mock_server.wire import HttpRequest
 
-from engagelab_kit.mock_server.exceptions import DropConnection
-from engagelab_kit.mock_server.service import MockService, message_for
-from engagelab_kit.mock_server.wire import HttpRequest, HttpResponse
-
-_log = logging.getLogger("engagelab_mock")
-
-CONTROL_PREFIX = "/__mock"
 DRAIN_LIMIT = 64 * 1024 * 1024
 _DRAIN_CHUNK = 256 * 1024
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -107,7 +103,7 @@ def _dropped(start_response: Callable[..., Any]) -> Iterator[bytes]:
     # WSGI gives no handle on the socket. Promising a body and then failing to
     # produce it makes the server abort the connection mid-response, which is
     # what a client sees when the real API drops it.
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "64")])
+    start_response("200 OK", [*DROPPED.headers, ("Content-Length", "64")])
     raise ConnectionDropped("connection dropped by fault injection")
     yield b""  # pragma: no cover - makes this a generator
 
@@ -123,7 +119,7 @@ class BusinessApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
-        if self._control and (path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")):
+        if self._control and is_control(path):
             return self.fallback(environ, start_response)
         request = HttpRequest(
             method=environ.get("REQUEST_METHOD", "GET"),
@@ -132,25 +128,11 @@ class BusinessApp:
             body=read_body(environ, self._read_limit),
             query=environ.get("QUERY_STRING", ""),
         )
-        try:
-            response = self.service.handle(request)
-        except DropConnection:
+        reply = answer(self.service, request)
+        if reply.drop:
             return _dropped(start_response)
-        except Exception:
-            # A bug must still answer in the documented shape, not with the server's bare 500.
-            _log.exception("unexpected error answering %s %s", request.method, path[:200])
-            response = HttpResponse(500, {"code": -1, "message": message_for(-1, "unexpected error in the mock")})
-        body = b"" if response.omit_body else orjson.dumps(response.payload)
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
         if len(request.body) > self._read_limit and not drain(environ, len(request.body)):
             headers.append(("Connection", "close"))
-        headers.extend(response.headers.items())
-        start_response(f"{response.status} {_REASONS.get(response.status, 'Status')}", headers)
-        return [body]
-
-
-_REASONS = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content",
-    429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-}
+        start_response(f"{reply.status} {reason(reply.status)}", headers)
+        return [reply.body]
