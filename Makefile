@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # otherwise the mock's own defaults, config file and ENGAGELAB_MOCK_* variables decide (127.0.0.1:8080).
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck unit openapi bench clean lock
+.PHONY: serve test lint typecheck unit openapi bench clean lock settings-table reliability
 
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 # Our own builds are reproducible: every dependency comes from the hashed lock file; the kit
@@ -44,6 +44,10 @@ test: lint typecheck unit
 
 openapi: $(STAMP)
 	$(BIN)/python -m engagelab_kit.spec.openapi --output spec/openapi.json
+
+# The README's settings table is generated from mock_server/settings_table.py (a test fails when it is stale).
+settings-table: $(STAMP)
+	$(BIN)/python -m engagelab_kit.mock_server.settings_table README.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
