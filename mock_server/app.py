@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 def make_store(settings: Settings) -> Store:
     if settings.state_file:
         return SqliteStore(settings.state_file, settings.journal_size, settings.known_euids)
-    return MemoryStore(settings.journal_size, settings.known_euids)
+    return MemoryStore(settings.journal_size, settings.known_euids, settings.journal_max_bytes,
+                       settings.max_state_bytes)
 
 
 def make_service(settings: Settings | None = None, store: Store | None = None) -> MockService:

@@ -19,6 +19,7 @@ from engagelab_kit.mock_server.rules import EUID_MAX
 from engagelab_kit.mock_server.service import MockService
 from engagelab_kit.mock_server.settings import ACTIVE
 from engagelab_kit.mock_server.store import Fault
+from engagelab_kit.mock_server.store_memory import MemoryStore
 from engagelab_kit.mock_server.wire import TOKEN_HEADER
 
 _SPEC = spec.load()
@@ -108,8 +109,10 @@ def _contacts(data: dict[str, Any]) -> dict[str, str]:
 
 @control.get("/health")
 def health() -> ResponseReturnValue:
-    service = _service()
-    return jsonify(status="ok", store=type(service.store).__name__)
+    store = _service().store
+    # Only the in-memory store forgets (to stay within max_state_bytes); the SQLite one keeps all.
+    evicted = store.evicted() if isinstance(store, MemoryStore) else None
+    return jsonify(status="ok", store=type(store).__name__, evicted=evicted)
 
 
 @control.get("/openapi.json")

@@ -118,7 +118,8 @@ class _Problems:
             into[setting.name] = setting.parse(raw)
             self.origins[setting.name] = (source, key)
         except (ValueError, TypeError) as exc:
-            self.add(source, key, str(exc))
+            # A secret's value is never echoed, not even a wrong one.
+            self.add(source, key, "not a valid value (not shown: it is a secret)" if setting.secret else str(exc))
 
     def raise_any(self) -> None:
         if self.errors:

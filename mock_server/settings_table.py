@@ -181,7 +181,7 @@ SETTINGS: tuple[Setting, ...] = (
             "persist state in this SQLite file (created 0600)", "--state"),
     Setting("max_state_bytes", "server", "max_state_bytes", as_int, 32 * MIB,
             "in-memory store: estimated bytes of users, identities and known euids kept; beyond it the "
-            "least recently written are forgotten", "--max-state-bytes", check=at_least(64 * 1024)),
+            "least recently written are forgotten", "--max-state-bytes", check=at_least(MIB)),
     Setting("contact_types", "rules", "contact_types", as_names, _SPEC.contact_types,
             "supported contact types (comma-separated in the environment and flag)", "--contact-types"),
     Setting("project_key_pattern", "rules", "project_key_pattern", as_pattern, _SPEC.project_key_pattern,
@@ -211,7 +211,7 @@ SETTINGS: tuple[Setting, ...] = (
             switch=True, serve=True),
     Setting("journal_size", "control", "journal_size", as_int, 10_000, "most requests kept in the journal",
             "--journal-size", check=at_least(1)),
-    Setting("journal_max_bytes", "control", "journal_max_bytes", as_int, 8 * MIB,
+    Setting("journal_max_bytes", "control", "journal_max_bytes", as_int, 16 * MIB,
             "in-memory journal: estimated bytes kept; beyond it the oldest entries are dropped",
             "--journal-max-bytes", check=at_least(64 * 1024)),
 )

@@ -12,15 +12,52 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from engagelab_kit.mock_server.wire import REDACTED_HEADERS
+from engagelab_kit.mock_server.wire import is_credential_header
 
+# What one journal entry keeps at most (README "Bounded memory"): clients choose how much they
+# send, so a journal of a fixed number of entries is bounded in bytes only if each entry is.
 JOURNAL_BODY_LIMIT = 8192
+JOURNAL_TEXT_LIMIT = 2048  # path and query, each
+JOURNAL_HEADER_COUNT = 32
+JOURNAL_HEADER_NAME_LIMIT = 64
+JOURNAL_HEADER_VALUE_LIMIT = 512
+JOURNAL_HEADERS_LIMIT = 4096  # names and values together
+REDACTED = "<redacted>"
+
+
+def journal_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool]:
+    """The headers as the journal keeps them: credentials redacted, sizes bounded; and whether any was cut."""
+    kept: dict[str, str] = {}
+    total = 0
+    cut = False
+    for name, value in headers.items():
+        if len(name) > JOURNAL_HEADER_NAME_LIMIT:
+            name, cut = name[:JOURNAL_HEADER_NAME_LIMIT], True
+        if is_credential_header(name):
+            value = REDACTED
+        elif len(value) > JOURNAL_HEADER_VALUE_LIMIT:
+            value, cut = value[:JOURNAL_HEADER_VALUE_LIMIT], True
+        total += len(name) + len(value)
+        if len(kept) == JOURNAL_HEADER_COUNT or total > JOURNAL_HEADERS_LIMIT:
+            return kept, True
+        kept[name] = value
+    return kept, cut
+
+
+def bounded(entry: JournalEntry) -> JournalEntry:
+    """``entry`` as the journal keeps it (see ``journal_headers``); the input is not changed."""
+    headers, cut = journal_headers(entry.headers)
+    return JournalEntry(
+        entry.time, entry.method[:JOURNAL_HEADER_NAME_LIMIT], entry.path[:JOURNAL_TEXT_LIMIT],
+        entry.query[:JOURNAL_TEXT_LIMIT], headers, entry.body[:JOURNAL_BODY_LIMIT], entry.body_bytes,
+        entry.euid, entry.project, entry.code, entry.status, entry.duration_ms, cut or entry.headers_truncated,
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One request as it came and went. Kept raw (references, not copies) and
-    formatted only when read, so that recording costs little time and memory."""
+    """One request as it came and went, formatted only when read. The stores keep it
+    ``bounded`` (credentials redacted, sizes capped) so that no secret is kept."""
 
     time: float
     method: str
@@ -34,16 +71,20 @@ class JournalEntry:
     code: int | None
     status: int | None
     duration_ms: float
+    headers_truncated: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        headers, cut = journal_headers(self.headers)
         return {
             "time": datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds"),
-            "method": self.method,
-            "path": self.path,
-            "query": self.query,
-            "headers": {k: ("<redacted>" if k in REDACTED_HEADERS else v) for k, v in self.headers.items()},
+            "method": self.method[:JOURNAL_HEADER_NAME_LIMIT],
+            "path": self.path[:JOURNAL_TEXT_LIMIT],
+            "query": self.query[:JOURNAL_TEXT_LIMIT],
+            "headers": headers,
+            "headers_truncated": cut or self.headers_truncated,
             "body": self.body[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace"),
             "body_bytes": self.body_bytes,
+            "body_truncated": self.body_bytes > min(len(self.body), JOURNAL_BODY_LIMIT),
             "euid": self.euid,
             "project": self.project,
             "code": self.code,
