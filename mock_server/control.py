@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
@@ -248,6 +248,20 @@ def remove_fault(fault_id: int) -> ResponseReturnValue:
     return jsonify(removed=removed)
 
 
+def _read_body() -> None:
+    # Read every control request's body, even where no handler wants it: the HTTP server closes a
+    # keep-alive connection whose request body was left unread, without saying so, and the
+    # client's next request on it is lost.
+    if (request.content_length or 0) <= MAX_CONTROL_BODY:
+        request.get_data(cache=True)
+
+
+def _close_if_unread(response: Response) -> Response:
+    if (request.content_length or 0) > MAX_CONTROL_BODY or request.headers.get("Transfer-Encoding"):
+        response.headers["Connection"] = "close"
+    return response
+
+
 def _http_error(exc: HTTPException) -> ResponseReturnValue:
     return jsonify(error=exc.description or exc.name), exc.code or 500
 
@@ -263,6 +277,8 @@ def control_app(service: MockService) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["engagelab_mock"] = service
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTROL_BODY
+    app.before_request(_read_body)
+    app.after_request(_close_if_unread)
     app.register_blueprint(control)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _internal_error)

@@ -187,7 +187,7 @@ def test_every_setting_reads_from_file_environment_and_flag(tmp_path: Path) -> N
         if setting.name in ("control_token_file",):
             continue
         flipped = str(not setting.default).lower()
-        raw = samples.get(setting.name, flipped if isinstance(setting.default, bool) else "70000")
+        raw = samples.get(setting.name, flipped if isinstance(setting.default, bool) else "2000000")
         config.write_text(f"[{setting.section}]\n{setting.key} = {raw!r}\n")
         ways = [build(config), build(None, {setting.env: raw})]
         if setting.flag and setting.switch is None:
