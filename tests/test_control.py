@@ -242,3 +242,20 @@ def test_openapi_document_is_served(target: Target) -> None:
     reply = target.control("GET", "/openapi.json")
     assert reply.status == 200 and reply.json["openapi"].startswith("3.")
     assert CONTACT in reply.json["paths"] and reply.json["servers"][0]["description"] == "this mock"
+
+
+def test_control_call_with_an_unread_body_keeps_the_connection_usable(served: Served) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(served.url)
+    body = b"[" * 200_000
+    request = (f"GET /__mock/health HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    follow = b"GET /__mock/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(request)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200") and b'"status":"ok"' in first
+        sock.sendall(follow)  # on the same keep-alive connection
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
