@@ -44,14 +44,23 @@ def journal_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool]:
     return kept, cut
 
 
+def journal_entry(
+    time: float, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, body_bytes: int,
+    euid: int | None, project: str | None, code: int | None, status: int | None, duration_ms: float,
+) -> JournalEntry:
+    """A journal entry as the journal keeps it: credentials redacted, every part bounded."""
+    kept, cut = journal_headers(headers)
+    return JournalEntry(time, method[:JOURNAL_HEADER_NAME_LIMIT], path[:JOURNAL_TEXT_LIMIT],
+                        query[:JOURNAL_TEXT_LIMIT], kept, body[:JOURNAL_BODY_LIMIT], body_bytes, euid, project, code,
+                        status, duration_ms, cut)
+
+
 def bounded(entry: JournalEntry) -> JournalEntry:
-    """``entry`` as the journal keeps it (see ``journal_headers``); the input is not changed."""
-    headers, cut = journal_headers(entry.headers)
-    return JournalEntry(
-        entry.time, entry.method[:JOURNAL_HEADER_NAME_LIMIT], entry.path[:JOURNAL_TEXT_LIMIT],
-        entry.query[:JOURNAL_TEXT_LIMIT], headers, entry.body[:JOURNAL_BODY_LIMIT], entry.body_bytes,
-        entry.euid, entry.project, entry.code, entry.status, entry.duration_ms, cut or entry.headers_truncated,
-    )
+    """``entry`` as the journal keeps it (see ``journal_entry``); the input is not changed."""
+    if entry.headers_truncated is not None:
+        return entry  # made by journal_entry: bounded already
+    return journal_entry(entry.time, entry.method, entry.path, entry.query, entry.headers, entry.body,
+                         entry.body_bytes, entry.euid, entry.project, entry.code, entry.status, entry.duration_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +80,8 @@ class JournalEntry:
     code: int | None
     status: int | None
     duration_ms: float
-    headers_truncated: bool = False
+    # None: made as received, not yet bounded; True/False: bounded by journal_entry (and whether it cut).
+    headers_truncated: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         headers, cut = journal_headers(self.headers)
@@ -81,7 +91,7 @@ class JournalEntry:
             "path": self.path[:JOURNAL_TEXT_LIMIT],
             "query": self.query[:JOURNAL_TEXT_LIMIT],
             "headers": headers,
-            "headers_truncated": cut or self.headers_truncated,
+            "headers_truncated": cut or bool(self.headers_truncated),
             "body": self.body[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace"),
             "body_bytes": self.body_bytes,
             "body_truncated": self.body_bytes > min(len(self.body), JOURNAL_BODY_LIMIT),

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from reliability.fuzz import RawClient
@@ -35,7 +36,17 @@ def _wait(condition: object, timeout: float) -> float | None:
     return None
 
 
-def _round(mode: str, n: int, state: Path, port: int, rng: random.Random, log_dir: Path) -> dict[str, object]:
+@dataclass(frozen=True)
+class Round:
+    acked: int
+    lost: int
+    port_free: float | None  # seconds until the port was free after the kill, None: not within 1 s
+    orphans: int
+    restart: float
+    port: int
+
+
+def _round(mode: str, n: int, state: Path, port: int, rng: random.Random, log_dir: Path) -> Round:
     server = Server("--state", str(state), "--workers", "2", port=port, log_dir=log_dir)
     acked: list[tuple[int, str]] = []
     stop = threading.Event()
@@ -76,8 +87,7 @@ def _round(mode: str, n: int, state: Path, port: int, rng: random.Random, log_di
     with sqlite3.connect(state) as db:
         kept = dict(db.execute("SELECT euid, value FROM contacts WHERE name = 'email'").fetchall())
     lost = sum(kept.get(euid) != value for euid, value in acked)
-    return {"acked": len(acked), "lost": lost, "port_free": port_free_after, "orphans": len(orphans),
-            "restart": restart, "port": server.port}
+    return Round(len(acked), lost, port_free_after, len(orphans), restart, server.port)
 
 
 def kills(rounds: int, seed: int, log_dir: Path, modes: tuple[str, ...] = MODES) -> list[Row]:
@@ -89,18 +99,17 @@ def kills(rounds: int, seed: int, log_dir: Path, modes: tuple[str, ...] = MODES)
         port = 0
         for n in range(rounds):
             result = _round(mode, n, state, port, rng, log_dir)
-            port = int(str(result["port"]))
+            port = result.port
             results.append(result)
-        acked = sum(int(str(r["acked"])) for r in results)
-        lost = sum(int(str(r["lost"])) for r in results)
-        freed = [r["port_free"] for r in results]
-        orphaned = sum(int(str(r["orphans"])) for r in results)
-        restarts = [float(str(r["restart"])) for r in results]
+        acked = sum(r.acked for r in results)
+        lost = sum(r.lost for r in results)
+        free_count = sum(r.port_free is not None for r in results)
+        orphaned = sum(r.orphans for r in results)
+        restarts = [r.restart for r in results]
         rows.append(Row(f"SIGKILL {mode} under --state", f"{rounds} kills: {acked:,} acked writes, {lost} lost",
                         verdict(lost == 0 and acked > 0)))
-        free_count = sum(f is not None for f in freed)
-        port = "server kept serving" if mode == "worker" else f"port free within 1 s in {free_count}/{rounds}"
+        freed = "server kept serving" if mode == "worker" else f"port free within 1 s in {free_count}/{rounds}"
         rows.append(Row(f"SIGKILL {mode}: port and restart",
-                        f"{port}; orphaned workers {orphaned}; restart serving in max {max(restarts):.2f} s", SEEN,
+                        f"{freed}; orphaned workers {orphaned}; restart serving in max {max(restarts):.2f} s", SEEN,
                         "orphans and the port are the serving layer's (reported, not judged here)"))
     return rows
