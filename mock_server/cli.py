@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     config = args.config or os.environ.get(CONFIG_ENV)
     try:
-        settings, options = build(config, os.environ, flags)
+        settings, options = build(config, os.environ, flags, probe_host=True)
     except ConfigError as exc:
         count = len(exc.problems)
         heading = "1 problem" if count == 1 else f"{count} problems"

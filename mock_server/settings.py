@@ -13,6 +13,7 @@ import dataclasses
 import ipaddress
 import json
 import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -254,7 +255,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _cross_checks(problems: _Problems, values: dict[str, Any]) -> None:
+def _host_problem(host: str) -> str | None:
+    """Why ``host`` cannot be bound on this machine, or None. (Port 0: the port is not in question.)"""
+    try:
+        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc.strerror or exc}"
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"{host} is not an address of this machine: {exc.strerror or exc}"
+    return None
+
+
+def _cross_checks(problems: _Problems, values: dict[str, Any], probe_host: bool) -> None:
     token_file = values.pop("control_token_file", None)
     if token_file is not None:
         if values.get("control_token"):
@@ -263,10 +279,14 @@ def _cross_checks(problems: _Problems, values: dict[str, Any]) -> None:
         else:
             values["control_token"] = _read_token_file(problems, token_file)
     host = values.get("host", _D["host"])
+    where = problems.origins.get("host", ("defaults", "server.host"))
+    problem = _host_problem(host) if probe_host else None
+    if problem:
+        problems.add(*where, problem)
     if (values.get("control_enabled", True) and not values.get("control_token")
             and not values.get("allow_open_control") and not is_loopback(host)):
         problems.add(
-            *problems.origins.get("host", ("defaults", "server.host")),
+            *where,
             f"{host} is not a loopback address and the control API is on without a token: anyone who can "
             "reach it could reset state or force codes. Set a control token (ENGAGELAB_MOCK_CONTROL_TOKEN "
             "or --control-token-file), or --no-control, or --allow-open-control to accept the risk",
@@ -277,10 +297,12 @@ def build(
     config_file: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, object] | None = None,
+    probe_host: bool = False,
 ) -> tuple[Settings, ServeOptions]:
     """Merge defaults < file < environment < flags into validated settings.
 
     Every problem found is reported in one ConfigError (``problems``), not just the first.
+    ``probe_host``: also check that the host is an address of this machine (binds port 0 on it).
     """
     problems = _Problems()
     values: dict[str, Any] = {}
@@ -288,7 +310,7 @@ def build(
         values.update(_read_file(problems, config_file))
     values.update(_read_env(problems, environ or {}))
     values.update(_read_flags(problems, flags or {}))
-    _cross_checks(problems, values)
+    _cross_checks(problems, values, probe_host)
     problems.raise_any()
     serve_names = {f.name for f in dataclasses.fields(ServeOptions)}
     serve = ServeOptions(**{k: v for k, v in values.items() if k in serve_names})
