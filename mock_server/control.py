@@ -15,6 +15,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from engagelab_kit import spec
+from engagelab_kit.mock_server.exceptions import ApiError
+from engagelab_kit.mock_server.jsonbody import parse_object
 from engagelab_kit.mock_server.rules import EUID_MAX
 from engagelab_kit.mock_server.service import MockService
 from engagelab_kit.mock_server.settings import ACTIVE
@@ -29,6 +31,7 @@ control = Blueprint("control", __name__, url_prefix="/__mock")
 _INTEGER = re.compile(r"-?[0-9]{1,20}")
 # The control API's own bodies are small; seeding many users at once fits well within this.
 MAX_CONTROL_BODY = 16 * 1024 * 1024
+CONTROL_JSON_DEPTH = 16
 
 
 class ControlError(Exception):
@@ -69,9 +72,13 @@ def _fields(data: dict[str, Any], allowed: Iterable[str], what: str) -> dict[str
 
 
 def _json_object(*allowed: str) -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
+    if not request.is_json:
         raise ControlError("body must be a JSON object (Content-Type: application/json)")
+    try:
+        # The business path's parser: RFC 8259, bounded depth (Flask's would raise RecursionError).
+        data = parse_object(request.get_data(cache=True), CONTROL_JSON_DEPTH)
+    except ApiError as exc:
+        raise ControlError(f"body must be a JSON object: {exc.detail}") from None
     return _fields(data, allowed, "body")
 
 

@@ -259,3 +259,13 @@ def test_control_call_with_an_unread_body_keeps_the_connection_usable(served: Se
         assert first.startswith(b"HTTP/1.1 200") and b'"status":"ok"' in first
         sock.sendall(follow)  # on the same keep-alive connection
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("body", [b"[" * 50_000 + b"]" * 50_000, b'{"contacts": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+                                  b'{"contacts": {"email": "\\ud800"}}', b"\xff", b'{"euids": [' + b"9" * 5000 + b"]}"])
+@pytest.mark.parametrize("path", ["/users/1", "/users", "/euids", "/faults"])
+def test_hostile_control_bodies_get_a_json_400(target: Target, body: bytes, path: str) -> None:
+    method = "PUT" if path == "/users/1" else "POST"
+    reply = target.request(method, f"/__mock{path}", body, {"Content-Type": "application/json"})
+    assert reply.status == 400 and reply.headers["content-type"].startswith("application/json"), reply.raw[:200]
+    assert reply.json["error"]
