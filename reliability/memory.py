@@ -54,10 +54,11 @@ def _pipeline(sock: socket.socket, batch: list[Input], host: str, token: str | N
         buffer = buffer[length:]
 
 
-def memory(total: int, seed: int, log_dir: Path, *args: str) -> list[Row]:
+def memory(total: int, seed: int, log_dir: Path, *args: str, env: dict[str, str] | None = None) -> list[Row]:
     rng = random.Random(seed)
     samples: list[tuple[int, int]] = []
-    with Server(*args, log_dir=log_dir) as server:
+    worker_rss: list[int] = []
+    with Server(*args, log_dir=log_dir, env=env) as server:
         sock = socket.create_connection((server.host, server.port), timeout=30)
         host = f"{server.host}:{server.port}"
         started = time.perf_counter()
@@ -73,6 +74,7 @@ def memory(total: int, seed: int, log_dir: Path, *args: str) -> list[Row]:
             n += len(batch)
             if n % step < len(batch):
                 samples.append((n, rss_bytes(server.pids())))
+                worker_rss.append(rss_bytes(server.workers()))
         sock.close()
         seconds = time.perf_counter() - started
     first = samples[0][1]
@@ -80,10 +82,13 @@ def memory(total: int, seed: int, log_dir: Path, *args: str) -> list[Row]:
     band = max(warm) - min(warm)
     growth = samples[-1][1] - first
     label = " ".join(args) or "defaults"
+    tenths = [f"{rss / MB:.0f}" for count, rss in samples[len(samples) // 10 - 1::len(samples) // 10]]
+    (log_dir / f"memory-{total}.json").write_text(json.dumps({"samples": samples, "worker_rss": worker_rss}))
     return [
         Row(f"memory over {total:,} requests ({label})",
             f"RSS {first / MB:.0f} -> {samples[-1][1] / MB:.0f} MB (peak {max(r for _, r in samples) / MB:.0f})",
-            SEEN, f"{total / seconds:,.0f} req/s; growth from the first sample {growth / MB:+.0f} MB"),
+            SEEN, f"{total / seconds:,.0f} req/s; growth from the first sample {growth / MB:+.0f} MB; every tenth: "
+                  f"{' '.join(tenths)} MB; worker {worker_rss[0] / MB:.0f} -> {worker_rss[-1] / MB:.0f} MB"),
         Row(f"memory flat after warm-up ({label})", f"band {band / MB:.1f} MB over the last 80 %",
             verdict(band <= 20 * MB)),
     ]
