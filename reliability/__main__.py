@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reliability.fuzz import fuzz_http, fuzz_rules
 from reliability.kills import kills
-from reliability.memory import memory
+from reliability.memory import memory, memory_rules
 from reliability.report import FAIL, Row, table
 from reliability.secrets import dump_channels, jsonable, scan_dir
 from reliability.server import Server
@@ -37,6 +37,7 @@ def checks(quick: bool, seed: int, out: Path) -> dict[str, Callable[[], list[Row
         "stalls": lambda: stalled_clients((2,) if quick else (2, 16, 64), 2 if quick else 100,
                                           0.5 if quick else 10.0, out),
         "memory": lambda: memory(20_000, seed, out, *small_caps) if quick else memory(1_000_000, seed, out),
+        "memory-rules": lambda: memory_rules(10_000 if quick else 300_000, seed),
         "secrets": lambda: _secrets(out),
     }
 
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the bounded short version (seconds, not minutes)")
     parser.add_argument("--only", help="comma-separated: fuzz-rules, fuzz-http, writers, kills, stalls, memory, "
-                                       "secrets")
+                                       "memory-rules, secrets")
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args(argv)
     rows = run(args.quick, args.only.split(",") if args.only else None, args.seed)

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from engagelab_kit.mock_server import Settings
 from reliability.fuzz import fuzz_http, fuzz_rules
 from reliability.kills import kills
-from reliability.memory import memory
+from reliability.memory import memory, memory_rules
 from reliability.report import FAIL, PASS, SEEN, Row, table
 from reliability.secrets import dump_channels, scan, scan_dir
 from reliability.server import Server
@@ -56,6 +57,10 @@ def test_stalled_clients_are_measured_and_released(tmp_path: Path) -> None:
 def test_memory_is_flat_at_the_caps(tmp_path: Path) -> None:
     rows = memory(6_000, 4, tmp_path, "--max-state-bytes", "1048576", "--journal-max-bytes", "262144")
     passed(rows)
+
+
+def test_rules_memory_is_flat_at_the_caps() -> None:
+    passed(memory_rules(8_000, 5, Settings(max_state_bytes=1 << 20, journal_max_bytes=1 << 18)))
 
 
 def test_secret_scan_finds_nothing_and_would_find_a_leak(tmp_path: Path) -> None:
