@@ -23,10 +23,30 @@ JOURNAL_HEADER_NAME_LIMIT = 64
 JOURNAL_HEADER_VALUE_LIMIT = 512
 JOURNAL_HEADERS_LIMIT = 4096  # names and values together
 REDACTED = "<redacted>"
+_PER_HEADER = 90  # bytes per kept header beyond its text: the dict slot and two str objects
 
 
-def journal_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool]:
-    """The headers as the journal keeps them: credentials redacted, sizes bounded; and whether any was cut."""
+def journal_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool, int]:
+    """The headers as the journal keeps them: credentials redacted, sizes bounded; whether any was
+    cut; and about how many characters they hold."""
+    # The usual case, checked at C speed (this runs for every request): nothing to cut. Totals
+    # within a single header's limit spare the per-header maximum.
+    names = sum(map(len, headers))
+    values = sum(map(len, headers.values()))
+    if (
+        len(headers) <= JOURNAL_HEADER_COUNT
+        and names + values <= JOURNAL_HEADERS_LIMIT
+        and (values <= JOURNAL_HEADER_VALUE_LIMIT or max(map(len, headers.values())) <= JOURNAL_HEADER_VALUE_LIMIT)
+        and (names <= JOURNAL_HEADER_NAME_LIMIT or max(map(len, headers)) <= JOURNAL_HEADER_NAME_LIMIT)
+    ):
+        kept = dict(headers)
+        for name in filter(is_credential_header, headers):
+            kept[name] = REDACTED
+        return kept, False, names + values
+    return _cut_headers(headers)
+
+
+def _cut_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool, int]:
     kept: dict[str, str] = {}
     total = 0
     cut = False
@@ -39,9 +59,9 @@ def journal_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool]:
             value, cut = value[:JOURNAL_HEADER_VALUE_LIMIT], True
         total += len(name) + len(value)
         if len(kept) == JOURNAL_HEADER_COUNT or total > JOURNAL_HEADERS_LIMIT:
-            return kept, True
+            return kept, True, total
         kept[name] = value
-    return kept, cut
+    return kept, cut, total
 
 
 def journal_entry(
@@ -49,10 +69,11 @@ def journal_entry(
     euid: int | None, project: str | None, code: int | None, status: int | None, duration_ms: float,
 ) -> JournalEntry:
     """A journal entry as the journal keeps it: credentials redacted, every part bounded."""
-    kept, cut = journal_headers(headers)
-    return JournalEntry(time, method[:JOURNAL_HEADER_NAME_LIMIT], path[:JOURNAL_TEXT_LIMIT],
-                        query[:JOURNAL_TEXT_LIMIT], kept, body[:JOURNAL_BODY_LIMIT], body_bytes, euid, project, code,
-                        status, duration_ms, cut)
+    kept, cut, text = journal_headers(headers)
+    path, query, body = path[:JOURNAL_TEXT_LIMIT], query[:JOURNAL_TEXT_LIMIT], body[:JOURNAL_BODY_LIMIT]
+    size = len(path) + len(query) + len(body) + _PER_HEADER * len(kept) + text
+    return JournalEntry(time, method[:JOURNAL_HEADER_NAME_LIMIT], path, query, kept, body, body_bytes, euid,
+                        project, code, status, duration_ms, cut, size)
 
 
 def bounded(entry: JournalEntry) -> JournalEntry:
@@ -63,10 +84,10 @@ def bounded(entry: JournalEntry) -> JournalEntry:
                          entry.body_bytes, entry.euid, entry.project, entry.code, entry.status, entry.duration_ms)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, per request
 class JournalEntry:
     """One request as it came and went, formatted only when read. The stores keep it
-    ``bounded`` (credentials redacted, sizes capped) so that no secret is kept."""
+    ``bounded`` (credentials redacted, sizes capped) so that no secret is kept. Not changed once made."""
 
     time: float
     method: str
@@ -82,9 +103,11 @@ class JournalEntry:
     duration_ms: float
     # None: made as received, not yet bounded; True/False: bounded by journal_entry (and whether it cut).
     headers_truncated: bool | None = None
+    # Estimated bytes of its bounded parts (journal_entry fills it in), for the in-memory journal's byte cap.
+    size: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        headers, cut = journal_headers(self.headers)
+        headers, cut, _ = journal_headers(self.headers)
         return {
             "time": datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds"),
             "method": self.method[:JOURNAL_HEADER_NAME_LIMIT],
