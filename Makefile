@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # otherwise the mock's own defaults, config file and ENGAGELAB_MOCK_* variables decide (127.0.0.1:8080).
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck unit openapi bench clean lock
+.PHONY: serve test lint typecheck unit openapi bench clean lock settings-table reliability
 
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 # Our own builds are reproducible: every dependency comes from the hashed lock file; the kit
@@ -27,7 +27,7 @@ serve: $(STAMP)
 	$(BIN)/engagelab-mock serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 lint: $(STAMP)
-	$(BIN)/ruff check spec mock_server contract_tests tests bench examples
+	$(BIN)/ruff check spec mock_server contract_tests tests bench examples reliability
 
 # mypy finds the packages under their installed names through a tree of links to the folders.
 TYPED  := build/typecheck/engagelab_kit
@@ -44,6 +44,15 @@ test: lint typecheck unit
 
 openapi: $(STAMP)
 	$(BIN)/python -m engagelab_kit.spec.openapi --output spec/openapi.json
+
+# The README's settings table is generated from mock_server/settings_table.py (a test fails when it is stale).
+settings-table: $(STAMP)
+	$(BIN)/python -m engagelab_kit.mock_server.settings_table README.md
+
+# Reproduce the hardening figures (minutes; bounded) and print a table; see RELIABILITY.md.
+# The short version of each runs in `make test` (tests/test_reliability.py).
+reliability: $(STAMP)
+	$(BIN)/python -m reliability
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

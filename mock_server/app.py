@@ -29,7 +29,8 @@ def make_store(settings: Settings, batched: bool = False) -> Store:
         from engagelab_kit.mock_server.store_sqlite import SqliteStore
 
         return SqliteStore(settings.state_file, settings.journal_size, settings.known_euids, batched)
-    return MemoryStore(settings.journal_size, settings.known_euids)
+    return MemoryStore(settings.journal_size, settings.known_euids, settings.journal_max_bytes,
+                       settings.max_state_bytes)
 
 
 def make_service(settings: Settings | None = None, store: Store | None = None) -> MockService:

@@ -1,4 +1,8 @@
-"""``engagelab-mock``: serve the mock, or check a configuration file."""
+"""``engagelab-mock``: serve the mock, or check a configuration.
+
+Every setting can come from a TOML file (--config), an ENGAGELAB_MOCK_*
+variable or a flag; flags win over the environment, which wins over the file.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +12,50 @@ import sys
 
 from engagelab_kit.mock_server.exceptions import ConfigError
 from engagelab_kit.mock_server.settings import build
+from engagelab_kit.mock_server.settings_table import SETTINGS, flag_help
 from engagelab_kit.spec.version import __version__
+
+CONFIG_ENV = "ENGAGELAB_MOCK_CONFIG"
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    for setting in SETTINGS:
+        if setting.flag is None:
+            continue
+        if setting.switch is None:
+            parser.add_argument(setting.flag, dest=setting.name, metavar=setting.key.upper(),
+                                help=flag_help(setting))
+        else:
+            parser.add_argument(setting.flag, dest=setting.name, action="store_const", const=setting.switch,
+                                help=flag_help(setting))
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="engagelab-mock", description=__doc__)
+    parser = argparse.ArgumentParser(prog="engagelab-mock", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the mock (defaults need no configuration)")
-    check = sub.add_parser("check-config", help="validate a configuration file and print the result")
+    check = sub.add_parser("check-config",
+                           help="validate the configuration (file, environment and flags) and report every problem")
     for p in (serve, check):
-        p.add_argument("--config", help="TOML settings file (env ENGAGELAB_MOCK_CONFIG)")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", help="port (default 8080; 0 picks a free one)")
-    serve.add_argument("--state", dest="state_file", help="persist state to this SQLite file")
-    serve.add_argument("--workers", help="worker processes (default 1)")
-    serve.add_argument("--threads", help="threads per worker for requests that wait: latency, faults, control API "
-                                         "(default 16)")
-    serve.add_argument("--body-timeout", help="seconds a request's body may take to arrive (default 10)")
-    serve.add_argument("--latency-ms", help="base latency added to every business request")
-    serve.add_argument("--strict-euid", action="store_const", const=True, help="only known euids are valid")
-    serve.add_argument("--contact-types", help="comma-separated supported contact types")
-    serve.add_argument("--control-token", help="require this X-Mock-Token on the control API")
-    serve.add_argument("--no-control", dest="control_enabled", action="store_const", const=False,
-                       help="switch the control API and X-Mock-Force-Code off")
+        p.add_argument("--config", help=f"TOML settings file (env {CONFIG_ENV})")
+        _add_setting_flags(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
-    config = args.config or os.environ.get("ENGAGELAB_MOCK_CONFIG")
+    config = args.config or os.environ.get(CONFIG_ENV)
     try:
-        settings, options = build(config, os.environ, flags)
+        settings, options = build(config, os.environ, flags, probe_host=True)
     except ConfigError as exc:
-        print(f"engagelab-mock: configuration refused: {exc}", file=sys.stderr)
+        count = len(exc.problems)
+        heading = "1 problem" if count == 1 else f"{count} problems"
+        print(f"engagelab-mock: configuration refused ({heading}):", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"  {line}", file=sys.stderr)
         return 2
     if args.command == "check-config":
         print(f"{config or 'defaults'}: ok ({len(settings.projects)} projects)")

@@ -6,21 +6,32 @@ token is configured every call must carry it in ``X-Mock-Token``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from engagelab_kit import spec
+from engagelab_kit.mock_server.exceptions import ApiError
+from engagelab_kit.mock_server.jsonbody import parse_object
 from engagelab_kit.mock_server.rules import EUID_MAX
 from engagelab_kit.mock_server.service import MockService
 from engagelab_kit.mock_server.settings import ACTIVE
 from engagelab_kit.mock_server.store import Fault
+from engagelab_kit.mock_server.store_memory import MemoryStore
 from engagelab_kit.mock_server.wire import TOKEN_HEADER
 
 _SPEC = spec.load()
 control = Blueprint("control", __name__, url_prefix="/__mock")
+# ASCII digits only, and no more than any valid value needs: str.isdigit() also takes "¹" and "²",
+# which int() then refuses.
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
+# The control API's own bodies are small; seeding many users at once fits well within this.
+MAX_CONTROL_BODY = 16 * 1024 * 1024
+CONTROL_JSON_DEPTH = 16
 
 
 class ControlError(Exception):
@@ -43,18 +54,36 @@ def _control_error(exc: ControlError) -> ResponseReturnValue:
 def _check_token() -> ResponseReturnValue | None:
     if not _service().control_allowed(request.headers.get(TOKEN_HEADER)):
         return jsonify(error="X-Mock-Token missing or wrong"), 401
+    if request.method == "OPTIONS" and request.url_rule is not None:
+        # Flask's automatic answer is an empty text/html page; this API answers JSON everywhere.
+        allowed = [*sorted((request.url_rule.methods or set()) - {"OPTIONS"}), "OPTIONS"]
+        response = jsonify(allow=allowed)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     return None
 
 
-def _json_object() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ControlError("body must be a JSON object (Content-Type: application/json)")
+def _fields(data: dict[str, Any], allowed: Iterable[str], what: str) -> dict[str, Any]:
+    """``data`` if it has no field but ``allowed``: a misspelt field must not be silently ignored."""
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ControlError(f"unknown {what} field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
     return data
 
 
+def _json_object(*allowed: str) -> dict[str, Any]:
+    if not request.is_json:
+        raise ControlError("body must be a JSON object (Content-Type: application/json)")
+    try:
+        # The business path's parser: RFC 8259, bounded depth (Flask's would raise RecursionError).
+        data = parse_object(request.get_data(cache=True), CONTROL_JSON_DEPTH)
+    except ApiError as exc:
+        raise ControlError(f"body must be a JSON object: {exc.detail}") from None
+    return _fields(data, allowed, "body")
+
+
 def _int(value: object, name: str, low: int, high: int) -> int:
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
         value = int(value)
     if type(value) is not int or not low <= value <= high:
         raise ControlError(f"{name} must be an integer in {low}..{high}")
@@ -76,7 +105,10 @@ def _project(data: dict[str, Any] | None = None) -> str:
     return str(key)
 
 
-def _contacts(value: object) -> dict[str, str]:
+def _contacts(data: dict[str, Any]) -> dict[str, str]:
+    if "contacts" not in data:
+        raise ControlError("contacts is required (an object of strings; {} stores a user with none)")
+    value = data["contacts"]
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ControlError("contacts must be an object of strings")
     return value
@@ -84,8 +116,19 @@ def _contacts(value: object) -> dict[str, str]:
 
 @control.get("/health")
 def health() -> ResponseReturnValue:
-    service = _service()
-    return jsonify(status="ok", store=type(service.store).__name__)
+    store = _service().store
+    # Only the in-memory store forgets (to stay within max_state_bytes); the SQLite one keeps all.
+    evicted = store.evicted() if isinstance(store, MemoryStore) else None
+    return jsonify(status="ok", store=type(store).__name__, evicted=evicted)
+
+
+@control.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The OpenAPI document of the endpoints this mock serves, with this mock as the first server."""
+    document = dict(spec.load_json("openapi.json"))
+    here = {"url": request.host_url.rstrip("/"), "description": "this mock"}
+    document["servers"] = [here, *(s for s in document.get("servers", []) if s.get("url") != here["url"])]
+    return jsonify(document)
 
 
 @control.get("/config")
@@ -121,21 +164,24 @@ def get_user(euid: str) -> ResponseReturnValue:
 @control.put("/users/<euid>")
 def put_user(euid: str) -> ResponseReturnValue:
     number = _int(euid, "euid", 1, EUID_MAX)
-    data = _json_object()
+    data = _json_object("contacts", "project")
     project = _project(data)
-    contacts = _contacts(data.get("contacts", {}))
+    contacts = _contacts(data)
     _service().store.seed(project, number, contacts)
     return jsonify(project=project, euid=number, contacts=contacts)
 
 
 @control.post("/users")
 def seed_users() -> ResponseReturnValue:
-    data = _json_object()
+    data = _json_object("users", "project")
     project = _project(data)
     users = data.get("users")
     if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
         raise ControlError("users must be an array of {euid, contacts} objects")
-    parsed = [(_int(u.get("euid"), "euid", 1, EUID_MAX), _contacts(u.get("contacts", {}))) for u in users]
+    parsed = [
+        (_int(_fields(u, ("euid", "contacts"), "user").get("euid"), "euid", 1, EUID_MAX), _contacts(u))
+        for u in users
+    ]
     for number, contacts in parsed:
         _service().store.seed(project, number, contacts)
     return jsonify(project=project, seeded=len(parsed))
@@ -143,7 +189,7 @@ def seed_users() -> ResponseReturnValue:
 
 @control.post("/euids")
 def add_euids() -> ResponseReturnValue:
-    euids = _json_object().get("euids")
+    euids = _json_object("euids").get("euids")
     if not isinstance(euids, list):
         raise ControlError("euids must be an array of integers")
     numbers = [_int(e, "euid", 1, EUID_MAX) for e in euids]
@@ -163,9 +209,6 @@ def list_faults() -> ResponseReturnValue:
 
 
 def _fault(data: dict[str, Any]) -> Fault:
-    unknown = set(data) - {"code", "latency_ms", "drop", "times", "path", "method", "euid"}
-    if unknown:
-        raise ControlError(f"unknown fault field {sorted(unknown)[0]!r}")
     code = data.get("code")
     if code is not None and (code == 0 or code not in _SPEC.documented_codes or type(code) is not int):
         raise ControlError("code must be a documented error code (-1 included)")
@@ -194,7 +237,8 @@ def _fault(data: dict[str, Any]) -> Fault:
 
 @control.post("/faults")
 def add_fault() -> ResponseReturnValue:
-    fault = _service().store.add_fault(_fault(_json_object()))
+    data = _json_object("code", "latency_ms", "drop", "times", "path", "method", "euid")
+    fault = _service().store.add_fault(_fault(data))
     return jsonify(fault.to_json()), 201
 
 
@@ -211,6 +255,20 @@ def remove_fault(fault_id: int) -> ResponseReturnValue:
     return jsonify(removed=removed)
 
 
+def _read_body() -> None:
+    # Read every control request's body, even where no handler wants it: the HTTP server closes a
+    # keep-alive connection whose request body was left unread, without saying so, and the
+    # client's next request on it is lost.
+    if (request.content_length or 0) <= MAX_CONTROL_BODY:
+        request.get_data(cache=True)
+
+
+def _close_if_unread(response: Response) -> Response:
+    if (request.content_length or 0) > MAX_CONTROL_BODY or request.headers.get("Transfer-Encoding"):
+        response.headers["Connection"] = "close"
+    return response
+
+
 def _http_error(exc: HTTPException) -> ResponseReturnValue:
     return jsonify(error=exc.description or exc.name), exc.code or 500
 
@@ -225,6 +283,9 @@ def control_app(service: MockService) -> Flask:
     app = Flask("mock_server")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["engagelab_mock"] = service
+    app.config["MAX_CONTENT_LENGTH"] = MAX_CONTROL_BODY
+    app.before_request(_read_body)
+    app.after_request(_close_if_unread)
     app.register_blueprint(control)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _internal_error)

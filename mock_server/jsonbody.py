@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from engagelab_kit.mock_server.exceptions import ApiError
@@ -39,10 +38,33 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)
-# Only bodies whose text contains an escape of a surrogate can hold a lone one.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
+# The text rules hold for the whole body text, including a value that a later duplicate key
+# overrides and that the parsed object no longer holds. So they are checked on the text, and only
+# when the text could break them: both checks below cost nothing for an ordinary body.
+
+# Only bodies whose text contains an escape of a surrogate can hold a lone one (UTF-8 decoding
+# already refuses raw ones).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# Escapes, read left to right so that "\\ud800" (an escaped backslash, then text) is no escape of a
+# surrogate: a valid pair, a lone surrogate (the group), or any other escape.
+_ESCAPES = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})|\\."
+)
+# A JSON string, unrolled so that long strings cost one scan.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    return any(match.group(1) for match in _ESCAPES.finditer(text))
+
+
+def _depth(text: str) -> int:
+    """How deep arrays and objects nest in valid JSON ``text``; brackets inside strings do not count."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
 def is_json_content_type(value: str | None) -> bool:
@@ -60,23 +82,6 @@ def is_json_content_type(value: str | None) -> bool:
     return True
 
 
-def _check_tree(value: Any, depth: int, max_depth: int, surrogates: bool) -> None:
-    if isinstance(value, str):
-        if surrogates and _SURROGATE.search(value):
-            raise ApiError(55004, "JSON string holds a lone surrogate")
-        return
-    if isinstance(value, dict):
-        children: Iterable[Any] = itertools.chain(value.keys(), value.values())
-    elif isinstance(value, list):
-        children = value
-    else:
-        return
-    if depth > max_depth:
-        raise ApiError(55004, f"JSON nested deeper than {max_depth} levels")
-    for child in children:
-        _check_tree(child, depth + 1, max_depth, surrogates)
-
-
 def parse_object(body: bytes, max_depth: int) -> dict[str, Any]:
     """The body as a JSON object, or ApiError 55004 saying what is wrong with it."""
     try:
@@ -89,10 +94,11 @@ def parse_object(body: bytes, max_depth: int) -> dict[str, Any]:
         value = _DECODER.decode(text)
     except (ValueError, RecursionError):
         raise ApiError(55004, "body is not valid JSON") from None
-    surrogates = _SURROGATE_ESCAPE.search(text) is not None
-    # A text with no more brackets than the limit cannot nest deeper than it: skip the walk.
-    if surrogates or text.count("{") + text.count("[") > max_depth:
-        _check_tree(value, 1, max_depth, surrogates)
+    if _SURROGATE_ESCAPE.search(text) is not None and _has_lone_surrogate(text):
+        raise ApiError(55004, "JSON string holds a lone surrogate")
+    # A text with no more opening brackets than the limit cannot nest deeper than it.
+    if text.count("{") + text.count("[") > max_depth and _depth(text) > max_depth:
+        raise ApiError(55004, f"JSON nested deeper than {max_depth} levels")
     if not isinstance(value, dict):
         raise ApiError(55004, "body is not a JSON object")
     return value

@@ -121,8 +121,14 @@ class RsgiApp:
 
     async def __rsgi__(self, scope: Scope, proto: HTTPProtocol) -> None:
         raw_path = scope.path
-        # As WSGI's PATH_INFO: percent-decoded, bytes as latin-1 (RFC 3986 makes the spellings equal).
-        path = unquote_to_bytes(raw_path).decode("latin-1") if "%" in raw_path else raw_path
+        # As WSGI's PATH_INFO: percent-decoded, UTF-8 bytes as latin-1 (RFC 3986 makes the spellings equal).
+        # Granian may hand over a path it already decoded: its non-ASCII characters need the same dance.
+        if "%" in raw_path:
+            path = unquote_to_bytes(raw_path).decode("latin-1")
+        elif raw_path.isascii():
+            path = raw_path
+        else:
+            path = raw_path.encode("utf-8", "surrogateescape").decode("latin-1")
         items = scope.headers.items()
         headers = dict(items)
         if len(headers) < len(items):

@@ -20,7 +20,7 @@ from engagelab_kit.mock_server.exceptions import ApiError, DropConnection
 from engagelab_kit.mock_server.jsonbody import is_json_content_type, parse_object
 from engagelab_kit.mock_server.rules import EUID_MAX, Rules
 from engagelab_kit.mock_server.settings import Project, Settings
-from engagelab_kit.mock_server.store import JOURNAL_BODY_LIMIT, JournalEntry, Store
+from engagelab_kit.mock_server.store import Store, journal_entry
 from engagelab_kit.mock_server.wire import FORCE_HEADER, TOKEN_HEADER, HttpRequest, HttpResponse
 
 _SPEC = spec.load()
@@ -145,13 +145,13 @@ class MockService:
 
     def _record(self, request: HttpRequest, response: HttpResponse | None, started: float) -> None:
         euid = response.euid if response else None
-        self.store.record(JournalEntry(
+        self.store.record(journal_entry(
             time=time.time(),
             method=request.method,
             path=request.path,
             query=request.query,
             headers=request.headers,
-            body=request.body[:JOURNAL_BODY_LIMIT],
+            body=request.body,
             body_bytes=len(request.body),
             euid=euid if euid is not None else _peek_euid(request.body),
             project=response.project if response else None,

@@ -1,23 +1,28 @@
 """Typed settings: embedded defaults, then a TOML file, then environment, then CLI flags.
 
-Every value is validated on load; a bad one raises ``ConfigError`` naming the
-source (file path, environment variable or flag), the key and the problem, so
-the server refuses to start instead of misbehaving later.
+Which settings exist, and their defaults, variables, flags and help, is
+declared once in ``settings_table``. Every value is validated on load; every
+bad one is reported (all at once) naming the source (file path, environment
+variable or flag), the key and the problem, so the server refuses to start
+instead of misbehaving later.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import re
+import socket
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engagelab_kit import spec
 from engagelab_kit.mock_server.exceptions import ConfigError
+from engagelab_kit.mock_server.settings_table import BY_NAME, BY_TOML, SECTIONS, SETTINGS, Setting
 
 ACTIVE, PROJECT_DELETED, DATASOURCE_DELETED = "active", "project_deleted", "datasource_deleted"
 STATUSES = (ACTIVE, PROJECT_DELETED, DATASOURCE_DELETED)
@@ -42,24 +47,31 @@ DEFAULT_PROJECTS = (
 )
 
 
+_D = {s.name: s.default for s in SETTINGS}
+
+
 @dataclass(frozen=True)
 class Settings:
+    """What the mock answers; defaults and documentation come from ``settings_table.SETTINGS``."""
+
     projects: tuple[Project, ...] = DEFAULT_PROJECTS
-    contact_types: tuple[str, ...] = _SPEC.contact_types
-    project_key_pattern: str = _SPEC.project_key_pattern
-    max_body_bytes: int = _SPEC.limits.max_body_bytes
-    max_json_depth: int = _SPEC.limits.max_json_depth
-    max_contacts: int = _SPEC.limits.max_contacts
-    max_name_length: int = _SPEC.limits.max_name_length
-    max_value_length: int = _SPEC.limits.max_value_length
-    strict_euid: bool = False
-    known_euids: tuple[int, ...] = ()
+    contact_types: tuple[str, ...] = _D["contact_types"]
+    project_key_pattern: str = _D["project_key_pattern"]
+    max_body_bytes: int = _D["max_body_bytes"]
+    max_json_depth: int = _D["max_json_depth"]
+    max_contacts: int = _D["max_contacts"]
+    max_name_length: int = _D["max_name_length"]
+    max_value_length: int = _D["max_value_length"]
+    strict_euid: bool = _D["strict_euid"]
+    known_euids: tuple[int, ...] = _D["known_euids"]
     statuses: Mapping[int, int] = field(default_factory=dict)
-    latency_ms: float = 0.0
-    control_enabled: bool = True
-    control_token: str | None = field(default=None, repr=False)
-    journal_size: int = 10_000
-    state_file: str | None = None
+    latency_ms: float = _D["latency_ms"]
+    control_enabled: bool = _D["control_enabled"]
+    control_token: str | None = field(default=_D["control_token"], repr=False)
+    journal_size: int = _D["journal_size"]
+    journal_max_bytes: int = _D["journal_max_bytes"]
+    max_state_bytes: int = _D["max_state_bytes"]
+    state_file: str | None = _D["state_file"]
 
     def status_for(self, code: int) -> int:
         override = self.statuses.get(code)
@@ -78,266 +90,232 @@ class Settings:
 
 @dataclass(frozen=True)
 class ServeOptions:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 1
-    threads: int = 16  # per worker, for requests that wait (latency, faults) and the control API
-    body_timeout: float = 10.0  # seconds a request's body may take to arrive
+    """How to serve it."""
+
+    host: str = _D["host"]
+    port: int = _D["port"]
+    workers: int = _D["workers"]
+    threads: int = _D["threads"]
+    body_timeout: float = _D["body_timeout"]
+    allow_open_control: bool = _D["allow_open_control"]
 
 
-# (toml section, key) -> Settings/ServeOptions field. Sections keep the file readable.
-_FIELDS: dict[tuple[str, str], str] = {
-    ("rules", "contact_types"): "contact_types",
-    ("rules", "project_key_pattern"): "project_key_pattern",
-    ("rules", "max_body_bytes"): "max_body_bytes",
-    ("rules", "max_json_depth"): "max_json_depth",
-    ("rules", "max_contacts"): "max_contacts",
-    ("rules", "max_name_length"): "max_name_length",
-    ("rules", "max_value_length"): "max_value_length",
-    ("rules", "strict_euid"): "strict_euid",
-    ("rules", "known_euids"): "known_euids",
-    ("server", "latency_ms"): "latency_ms",
-    ("server", "state"): "state_file",
-    ("server", "host"): "host",
-    ("server", "port"): "port",
-    ("server", "workers"): "workers",
-    ("server", "threads"): "threads",
-    ("server", "body_timeout"): "body_timeout",
-    ("control", "enabled"): "control_enabled",
-    ("control", "token"): "control_token",
-    ("control", "journal_size"): "journal_size",
-}
-
-# Environment variables, ENGAGELAB_MOCK_<NAME>, for the settings people change most.
-ENV_FIELDS = {
-    "HOST": "host",
-    "PORT": "port",
-    "WORKERS": "workers",
-    "THREADS": "threads",
-    "BODY_TIMEOUT": "body_timeout",
-    "STATE": "state_file",
-    "LATENCY_MS": "latency_ms",
-    "STRICT_EUID": "strict_euid",
-    "CONTACT_TYPES": "contact_types",
-    "CONTROL_TOKEN": "control_token",
-    "CONTROL_ENABLED": "control_enabled",
-}
+# Read while building, then gone: the token it names ends up in Settings.control_token.
+BUILD_ONLY = frozenset({"control_token_file"})
 
 
-def _as_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected a boolean, got {value!r}")
+class _Problems:
+    """Collects every problem of a configuration, so that one run reports them all."""
 
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+        # setting name -> (source, key) of the value that won, to blame the right place later
+        self.origins: dict[str, tuple[str, str]] = {}
 
-def _as_int(value: object) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"expected an integer, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return int(value)
-    raise ValueError(f"expected an integer, got {value!r}")
+    def add(self, source: str, key: str, problem: str) -> None:
+        self.errors.append(ConfigError(source, key, problem))
 
-
-def _as_float(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"expected a number, got {value!r}")
-    return float(value)
-
-
-def _as_names(value: object) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-        raise ValueError("expected a list of names")
-    names = tuple(i.strip() for i in items if i.strip())
-    if not names:
-        raise ValueError("expected at least one name")
-    return names
-
-
-def _as_optional_str(value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
-    return value
-
-
-def _as_euids(value: object) -> tuple[int, ...]:
-    if not isinstance(value, (list, tuple)):
-        raise ValueError("expected a list of integers")
-    return tuple(_as_int(v) for v in value)
-
-
-_CONVERT: dict[str, Callable[[Any], Any]] = {
-    "contact_types": _as_names,
-    "project_key_pattern": str,
-    "max_body_bytes": _as_int,
-    "max_json_depth": _as_int,
-    "max_contacts": _as_int,
-    "max_name_length": _as_int,
-    "max_value_length": _as_int,
-    "strict_euid": _as_bool,
-    "known_euids": _as_euids,
-    "latency_ms": _as_float,
-    "state_file": _as_optional_str,
-    "host": str,
-    "port": _as_int,
-    "workers": _as_int,
-    "threads": _as_int,
-    "body_timeout": _as_float,
-    "control_enabled": _as_bool,
-    "control_token": _as_optional_str,
-    "journal_size": _as_int,
-}
-
-_POSITIVE = ("max_body_bytes", "max_json_depth", "max_contacts", "max_name_length",
-             "max_value_length", "workers", "threads", "journal_size")
-
-
-def _check_value(name: str, value: Any) -> None:
-    if name in _POSITIVE and value < 1:
-        raise ValueError("must be at least 1")
-    if name == "port" and not 0 <= value <= 65535:
-        raise ValueError("must be a port number 0..65535")
-    if name == "latency_ms" and not 0 <= value <= 60_000:
-        raise ValueError("must be 0..60000 milliseconds")
-    if name == "body_timeout" and not 0.1 <= value <= 3600:
-        raise ValueError("must be 0.1..3600 seconds")
-    if name == "project_key_pattern":
+    def parse(self, setting: Setting, source: str, key: str, raw: object, into: dict[str, Any]) -> None:
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-    if name == "known_euids" and not all(1 <= e <= _SPEC.limits.euid_max for e in value):
-        raise ValueError("every euid must be in 1..9223372036854775807")
-    if name == "contact_types":
-        pattern = re.compile(_SPEC.name_pattern)
-        bad = [n for n in value if not pattern.fullmatch(n) or len(n) > _SPEC.limits.max_name_length]
-        if bad:
-            raise ValueError(f"not valid contact-type names: {bad}")
+            into[setting.name] = setting.parse(raw)
+            self.origins[setting.name] = (source, key)
+        except (ValueError, TypeError) as exc:
+            # A secret's value is never echoed, not even a wrong one.
+            self.add(source, key, "not a valid value (not shown: it is a secret)" if setting.secret else str(exc))
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise ConfigError.of(self.errors)
 
 
-def _convert(source: str, key: str, name: str, raw: object) -> Any:
-    try:
-        value = _CONVERT[name](raw)
-        _check_value(name, value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(source, key, str(exc)) from None
-    return value
-
-
-def _projects(source: str, raw: object) -> tuple[Project, ...]:
+def _projects(problems: _Problems, source: str, raw: object) -> tuple[Project, ...] | None:
     if not isinstance(raw, list) or not raw:
-        raise ConfigError(source, "projects", "expected a non-empty array of tables [[projects]]")
+        problems.add(source, "projects", "expected a non-empty array of tables [[projects]]")
+        return None
     projects = []
+    before = len(problems.errors)
     for i, item in enumerate(raw):
         where = f"projects[{i}]"
         if not isinstance(item, dict):
-            raise ConfigError(source, where, "expected a table")
-        unknown = set(item) - {"name", "key", "secret", "status"}
-        if unknown:
-            raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
+            problems.add(source, where, "expected a table")
+            continue
+        for unknown in sorted(set(item) - {"name", "key", "secret", "status"}):
+            problems.add(source, f"{where}.{unknown}", "unknown key")
         for part in ("key", "secret"):
             if not isinstance(item.get(part), str) or not item[part]:
-                raise ConfigError(source, f"{where}.{part}", "required, a non-empty string")
-        if ":" in item["key"]:
-            raise ConfigError(source, f"{where}.key", "must not contain ':'")
+                problems.add(source, f"{where}.{part}", "required, a non-empty string")
+        if ":" in str(item.get("key", "")):
+            problems.add(source, f"{where}.key", "must not contain ':'")
         status = item.get("status", ACTIVE)
         if status not in STATUSES:
-            raise ConfigError(source, f"{where}.status", f"must be one of {', '.join(STATUSES)}")
-        projects.append(Project(str(item.get("name", f"project-{i}")), item["key"], item["secret"], status))
+            problems.add(source, f"{where}.status", f"must be one of {', '.join(STATUSES)}")
+        projects.append(Project(str(item.get("name", f"project-{i}")), str(item.get("key")),
+                                str(item.get("secret")), str(status)))
+    if len(problems.errors) > before:
+        return None
     keys = [p.key for p in projects]
     if len(set(keys)) != len(keys):
-        raise ConfigError(source, "projects", "two projects share a key")
+        problems.add(source, "projects", "two projects share a key")
+    if not any(p.status == ACTIVE for p in projects):
+        problems.add(source, "projects", "no active project")
     return tuple(projects)
 
 
-def _statuses(source: str, raw: object) -> dict[int, int]:
+def _statuses(problems: _Problems, source: str, raw: object) -> dict[int, int] | None:
     if not isinstance(raw, dict):
-        raise ConfigError(source, "statuses", "expected a table of code = HTTP status")
+        problems.add(source, "statuses", "expected a table of code = HTTP status")
+        return None
     out = {}
     for code_text, status in raw.items():
-        try:
-            code = int(code_text)
-        except ValueError:
-            raise ConfigError(source, f"statuses.{code_text}", "not an integer code") from None
-        if code not in _SPEC.documented_codes:
-            raise ConfigError(source, f"statuses.{code_text}", "not a documented code")
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise ConfigError(source, f"statuses.{code_text}", "expected an HTTP status 100..599")
-        out[code] = status
+        where = f"statuses.{code_text}"
+        code = int(code_text) if re.fullmatch(r"-?[0-9]{1,6}", code_text) else None
+        if code is None:
+            problems.add(source, where, "not an integer code")
+        elif code not in _SPEC.documented_codes:
+            problems.add(source, where, "not a documented code")
+        elif isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            problems.add(source, where, "expected an HTTP status 100..599")
+        else:
+            out[code] = status
     return out
 
 
-def read_file(path: str | Path) -> dict[str, Any]:
-    """Field values from a TOML file (only the keys it sets)."""
+def _read_file(problems: _Problems, path: str | Path) -> dict[str, Any]:
     source = str(path)
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(source, "-", "file not found") from None
+        problems.add(source, "-", "file not found")
+        return {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(source, "-", f"cannot read: {exc}") from None
+        problems.add(source, "-", f"cannot read: {exc}")
+        return {}
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "-", f"not valid TOML: {exc}") from None
+        problems.add(source, "-", f"not valid TOML: {exc}")
+        return {}
     values: dict[str, Any] = {}
     for section, body in data.items():
         if section == "projects":
-            values["projects"] = _projects(source, body)
+            projects = _projects(problems, source, body)
+            if projects is not None:
+                values["projects"] = projects
         elif section == "statuses":
-            values["statuses"] = _statuses(source, body)
-        elif isinstance(body, dict) and any(s == section for s, _ in _FIELDS):
+            statuses = _statuses(problems, source, body)
+            if statuses is not None:
+                values["statuses"] = statuses
+        elif section in SECTIONS and isinstance(body, dict):
             for key, raw in body.items():
-                name = _FIELDS.get((section, key))
-                if name is None:
-                    raise ConfigError(source, f"{section}.{key}", "unknown key")
-                values[name] = _convert(source, f"{section}.{key}", name, raw)
+                setting = BY_TOML.get((section, key))
+                if setting is None:
+                    problems.add(source, f"{section}.{key}", "unknown key")
+                else:
+                    problems.parse(setting, source, f"{section}.{key}", raw, values)
         else:
-            raise ConfigError(source, section, "unknown section")
+            problems.add(source, section, "unknown section")
     return values
 
 
-def read_env(environ: Mapping[str, str]) -> dict[str, Any]:
+def _read_env(problems: _Problems, environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for suffix, name in ENV_FIELDS.items():
-        var = f"ENGAGELAB_MOCK_{suffix}"
-        if var in environ:
-            values[name] = _convert(var, var, name, environ[var])
+    for setting in SETTINGS:
+        if setting.env in environ:
+            problems.parse(setting, setting.env, setting.env, environ[setting.env], values)
     return values
 
 
-def read_flags(flags: Mapping[str, object]) -> dict[str, Any]:
-    """Values given as CLI flags (None means not given)."""
-    return {
-        name: _convert(f"--{name.replace('_', '-')}", f"--{name.replace('_', '-')}", name, raw)
-        for name, raw in flags.items()
-        if raw is not None
-    }
+def _read_flags(problems: _Problems, flags: Mapping[str, object]) -> dict[str, Any]:
+    """Values given as CLI flags, by setting name (None means not given)."""
+    values: dict[str, Any] = {}
+    for name, raw in flags.items():
+        if raw is not None:
+            setting = BY_NAME[name]
+            problems.parse(setting, setting.flag or name, setting.flag or name, raw, values)
+    return values
+
+
+def _read_token_file(problems: _Problems, path: str) -> str | None:
+    where = problems.origins["control_token_file"]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            token = handle.readline().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.add(*where, f"cannot read the token file {path}: {getattr(exc, 'strerror', None) or exc}")
+        return None
+    if not token:
+        problems.add(*where, f"the token file {path} is empty")
+        return None
+    return token
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_problem(host: str) -> str | None:
+    """Why ``host`` cannot be bound on this machine, or None. (Port 0: the port is not in question.)"""
+    try:
+        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc.strerror or exc}"
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"{host} is not an address of this machine: {exc.strerror or exc}"
+    return None
+
+
+def _cross_checks(problems: _Problems, values: dict[str, Any], probe_host: bool) -> None:
+    token_file = values.pop("control_token_file", None)
+    if token_file is not None:
+        if values.get("control_token"):
+            problems.add(*problems.origins["control_token_file"],
+                         "set either a control token or a token file, not both")
+        else:
+            values["control_token"] = _read_token_file(problems, token_file)
+    host = values.get("host", _D["host"])
+    where = problems.origins.get("host", ("defaults", "server.host"))
+    problem = _host_problem(host) if probe_host else None
+    if problem:
+        problems.add(*where, problem)
+    if (values.get("control_enabled", True) and not values.get("control_token")
+            and not values.get("allow_open_control") and not is_loopback(host)):
+        problems.add(
+            *where,
+            f"{host} is not a loopback address and the control API is on without a token: anyone who can "
+            "reach it could reset state or force codes. Set a control token (ENGAGELAB_MOCK_CONTROL_TOKEN "
+            "or --control-token-file), or --no-control, or --allow-open-control to accept the risk",
+        )
 
 
 def build(
     config_file: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, object] | None = None,
+    probe_host: bool = False,
 ) -> tuple[Settings, ServeOptions]:
-    """Merge defaults < file < environment < flags into validated settings."""
+    """Merge defaults < file < environment < flags into validated settings.
+
+    Every problem found is reported in one ConfigError (``problems``), not just the first.
+    ``probe_host``: also check that the host is an address of this machine (binds port 0 on it).
+    """
+    problems = _Problems()
     values: dict[str, Any] = {}
     if config_file:
-        values.update(read_file(config_file))
-    values.update(read_env(environ or {}))
-    values.update(read_flags(flags or {}))
+        values.update(_read_file(problems, config_file))
+    values.update(_read_env(problems, environ or {}))
+    values.update(_read_flags(problems, flags or {}))
+    _cross_checks(problems, values, probe_host)
+    problems.raise_any()
     serve_names = {f.name for f in dataclasses.fields(ServeOptions)}
     serve = ServeOptions(**{k: v for k, v in values.items() if k in serve_names})
     settings = Settings(**{k: v for k, v in values.items() if k not in serve_names})
-    if not any(p.status == ACTIVE for p in settings.projects):
-        raise ConfigError(str(config_file or "settings"), "projects", "no active project")
     return settings, serve
 
 

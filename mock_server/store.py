@@ -12,15 +12,82 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from engagelab_kit.mock_server.wire import REDACTED_HEADERS
+from engagelab_kit.mock_server.wire import is_credential_header
 
+# What one journal entry keeps at most (README "Bounded memory"): clients choose how much they
+# send, so a journal of a fixed number of entries is bounded in bytes only if each entry is.
 JOURNAL_BODY_LIMIT = 8192
+JOURNAL_TEXT_LIMIT = 2048  # path and query, each
+JOURNAL_HEADER_COUNT = 32
+JOURNAL_HEADER_NAME_LIMIT = 64
+JOURNAL_HEADER_VALUE_LIMIT = 512
+JOURNAL_HEADERS_LIMIT = 4096  # names and values together
+REDACTED = "<redacted>"
+_PER_HEADER = 90  # bytes per kept header beyond its text: the dict slot and two str objects
 
 
-@dataclass(frozen=True, slots=True)
+def journal_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool, int]:
+    """The headers as the journal keeps them: credentials redacted, sizes bounded; whether any was
+    cut; and about how many characters they hold."""
+    # The usual case, checked at C speed (this runs for every request): nothing to cut. Totals
+    # within a single header's limit spare the per-header maximum.
+    names = sum(map(len, headers))
+    values = sum(map(len, headers.values()))
+    if (
+        len(headers) <= JOURNAL_HEADER_COUNT
+        and names + values <= JOURNAL_HEADERS_LIMIT
+        and (values <= JOURNAL_HEADER_VALUE_LIMIT or max(map(len, headers.values())) <= JOURNAL_HEADER_VALUE_LIMIT)
+        and (names <= JOURNAL_HEADER_NAME_LIMIT or max(map(len, headers)) <= JOURNAL_HEADER_NAME_LIMIT)
+    ):
+        kept = dict(headers)
+        for name in filter(is_credential_header, headers):
+            kept[name] = REDACTED
+        return kept, False, names + values
+    return _cut_headers(headers)
+
+
+def _cut_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool, int]:
+    kept: dict[str, str] = {}
+    total = 0
+    cut = False
+    for name, value in headers.items():
+        if len(name) > JOURNAL_HEADER_NAME_LIMIT:
+            name, cut = name[:JOURNAL_HEADER_NAME_LIMIT], True
+        if is_credential_header(name):
+            value = REDACTED
+        elif len(value) > JOURNAL_HEADER_VALUE_LIMIT:
+            value, cut = value[:JOURNAL_HEADER_VALUE_LIMIT], True
+        total += len(name) + len(value)
+        if len(kept) == JOURNAL_HEADER_COUNT or total > JOURNAL_HEADERS_LIMIT:
+            return kept, True, total
+        kept[name] = value
+    return kept, cut, total
+
+
+def journal_entry(
+    time: float, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, body_bytes: int,
+    euid: int | None, project: str | None, code: int | None, status: int | None, duration_ms: float,
+) -> JournalEntry:
+    """A journal entry as the journal keeps it: credentials redacted, every part bounded."""
+    kept, cut, text = journal_headers(headers)
+    path, query, body = path[:JOURNAL_TEXT_LIMIT], query[:JOURNAL_TEXT_LIMIT], body[:JOURNAL_BODY_LIMIT]
+    size = len(path) + len(query) + len(body) + _PER_HEADER * len(kept) + text
+    return JournalEntry(time, method[:JOURNAL_HEADER_NAME_LIMIT], path, query, kept, body, body_bytes, euid,
+                        project, code, status, duration_ms, cut, size)
+
+
+def bounded(entry: JournalEntry) -> JournalEntry:
+    """``entry`` as the journal keeps it (see ``journal_entry``); the input is not changed."""
+    if entry.headers_truncated is not None:
+        return entry  # made by journal_entry: bounded already
+    return journal_entry(entry.time, entry.method, entry.path, entry.query, entry.headers, entry.body,
+                         entry.body_bytes, entry.euid, entry.project, entry.code, entry.status, entry.duration_ms)
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, per request
 class JournalEntry:
-    """One request as it came and went. Kept raw (references, not copies) and
-    formatted only when read, so that recording costs little time and memory."""
+    """One request as it came and went, formatted only when read. The stores keep it
+    ``bounded`` (credentials redacted, sizes capped) so that no secret is kept. Not changed once made."""
 
     time: float
     method: str
@@ -34,16 +101,23 @@ class JournalEntry:
     code: int | None
     status: int | None
     duration_ms: float
+    # None: made as received, not yet bounded; True/False: bounded by journal_entry (and whether it cut).
+    headers_truncated: bool | None = None
+    # Estimated bytes of its bounded parts (journal_entry fills it in), for the in-memory journal's byte cap.
+    size: int = 0
 
     def to_json(self) -> dict[str, Any]:
+        headers, cut, _ = journal_headers(self.headers)
         return {
             "time": datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds"),
-            "method": self.method,
-            "path": self.path,
-            "query": self.query,
-            "headers": {k: ("<redacted>" if k in REDACTED_HEADERS else v) for k, v in self.headers.items()},
+            "method": self.method[:JOURNAL_HEADER_NAME_LIMIT],
+            "path": self.path[:JOURNAL_TEXT_LIMIT],
+            "query": self.query[:JOURNAL_TEXT_LIMIT],
+            "headers": headers,
+            "headers_truncated": cut or bool(self.headers_truncated),
             "body": self.body[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace"),
             "body_bytes": self.body_bytes,
+            "body_truncated": self.body_bytes > min(len(self.body), JOURNAL_BODY_LIMIT),
             "euid": self.euid,
             "project": self.project,
             "code": self.code,

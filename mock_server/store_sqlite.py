@@ -67,6 +67,7 @@ class SqliteStore:
         self._journal_size = journal_size
         self._configured_euids = known_euids
         self._local = threading.local()
+        _make_private(path)
         self._queue_lock = threading.Lock()
         self._merges: list[tuple[str, int, dict[str, str]]] = []
         self._entries: list[JournalEntry] = []
@@ -280,6 +281,18 @@ class SqliteStore:
             db.close()
             os.close(self._local.writer)
             self._local.db = None
+
+
+def _make_private(path: str) -> None:
+    """Create the state file readable by its owner only (it holds users' contacts and the journal).
+
+    SQLite gives the -wal and -shm files the database file's permissions, so they follow.
+    """
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o600)
 
 
 def _faults(db: sqlite3.Connection) -> list[Fault]:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 FORCE_HEADER = "x-mock-force-code"
 TOKEN_HEADER = "x-mock-token"
-# Never stored or shown as received.
-REDACTED_HEADERS = ("authorization", TOKEN_HEADER)
+# Credential-bearing headers: never stored, logged or shown as received.
+REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", TOKEN_HEADER, "cookie", "set-cookie"})
+# Other headers whose names say they carry a credential (X-Api-Key, X-Auth-Token, X-Session-Id, ...).
+CREDENTIAL_NAME_PARTS = ("auth", "token", "secret", "cookie", "api-key", "apikey", "password", "session")
+
+
+@functools.lru_cache(maxsize=1024)  # names repeat from request to request
+def is_credential_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in REDACTED_HEADERS or any(part in lowered for part in CREDENTIAL_NAME_PARTS)
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,17 @@ BODY_CASES = [
     Case("unknown-fields-ignored", 0, 200, body={**EXAMPLE, "extra": {"a": [1, 2]}, "z": None}),
     Case("duplicate-key-last-wins", 0, 200, body=b'{"euid": "bad", "euid": 7, "contacts": {"email": "a"}}'),
     Case("duplicate-key-last-wins-bad", 55108, 400, body=b'{"euid": 7, "euid": "bad", "contacts": {"email": "a"}}'),
+    # The text rules hold for the whole text, also for a value a later duplicate key overrides.
+    Case("overridden-lone-surrogate", 55004, 400,
+         body=b'{"x": "\\ud800", "x": 1, "euid": 1, "contacts": {"email": "a"}}'),
+    Case("overridden-lone-surrogate-contacts", 55004, 400,
+         body=b'{"euid": 1, "contacts": {"email": "\\udfff"}, "contacts": {"email": "a"}}'),
+    Case("overridden-depth-33", 55004, 400,
+         body=b'{"x": ' + b"[" * 32 + b"]" * 32 + b', "x": 1, "euid": 1, "contacts": {"email": "a"}}'),
+    Case("overridden-depth-32-ok", 0, 200,
+         body=b'{"x": ' + b"[" * 31 + b"]" * 31 + b', "x": 1, "euid": 1, "contacts": {"email": "a"}}'),
+    Case("escaped-backslash-then-u-ok", 0, 200, body=b'{"euid": 1, "contacts": {"email": "\\\\ud800"}}'),
+    Case("brackets-in-strings-ok", 0, 200, body=b'{"euid": 1, "contacts": {"email": "' + b"[{" * 40 + b'"}}'),
 ]
 
 EUID_CASES = [

@@ -62,3 +62,19 @@ def test_claim_port_picks_a_free_one_and_refuses_a_held_one() -> None:
         holder.listen()
         with pytest.raises(ConfigError, match="cannot listen"):
             claim_port("127.0.0.1", holder.getsockname()[1])
+
+
+def test_check_config_blames_the_host_not_the_port(capsys: pytest.CaptureFixture[str]) -> None:
+    # 192.0.2.0/24 is reserved for documentation: never an address of this machine.
+    assert main(["check-config", "--host", "192.0.2.7", "--no-control", "--threads", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "configuration refused (2 problems)" in err
+    assert "--host: 192.0.2.7 is not an address of this machine" in err
+    assert "--threads: must be at least 1" in err
+    assert "--port" not in err and "-: " not in err
+
+
+def test_serve_refuses_a_foreign_host_before_listening(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--host", "192.0.2.7", "--no-control", "--port", "0"]) == 2
+    captured = capsys.readouterr()
+    assert "serving on" not in captured.out and "--host: 192.0.2.7" in captured.err

@@ -189,3 +189,83 @@ def test_a_bug_still_answers_json(monkeypatch: pytest.MonkeyPatch) -> None:
     reply = send(target)
     assert (reply.status, reply.code) == (500, -1)
     assert reply.json["message"].startswith("Internal server error.")
+
+
+# -- the control API's own parsing (issue 8 point 6, issue 11 §4) ------------------------------------
+
+@pytest.mark.parametrize("path", ["/users/%C2%B9", "/users/%D9%A3", "/journal?limit=%C2%B2", "/journal?euid=%C2%B9",
+                                  "/users/99999999999999999999999", "/journal?code=1e3"])
+def test_non_ascii_digits_are_a_json_400_not_a_500(target: Target, path: str) -> None:
+    reply = target.control("GET", path)
+    assert reply.status == 400 and reply.headers["content-type"].startswith("application/json")
+    assert "must be an integer" in reply.json["error"]
+
+
+@pytest.mark.parametrize("path", ["/health", "/journal", "/users/3", "/faults", "/faults/1", "/reset"])
+def test_control_options_answers_json_with_allow(target: Target, path: str) -> None:
+    reply = target.control("OPTIONS", path)
+    assert reply.status == 200 and reply.headers["content-type"].startswith("application/json")
+    assert "OPTIONS" in reply.json["allow"] and reply.headers["allow"] == ", ".join(reply.json["allow"])
+    assert target.control("OPTIONS", "/no-such-thing").json["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "field"),
+    [
+        ("PUT", "/users/3", {"contact": {"email": "x"}}, "contact"),
+        ("PUT", "/users/3", {"contacts": {"email": "x"}, "projct": "k"}, "projct"),
+        ("POST", "/users", {"users": [{"euid": 3, "contact": {}}]}, "contact"),
+        ("POST", "/users", {"user": []}, "user"),
+        ("POST", "/euids", {"euids": [3], "strict": True}, "strict"),
+        ("POST", "/faults", {"code": -1, "time": 3}, "time"),
+    ],
+)
+def test_unknown_control_field_is_named_and_changes_nothing(
+    target: Target, method: str, path: str, payload: dict[str, object], field: str
+) -> None:
+    assert target.control("PUT", "/users/3", {"contacts": {"email": "kept@example.com"}}).status == 200
+    reply = target.control(method, path, payload)
+    assert reply.status == 400 and repr(field) in reply.json["error"], reply.json
+    assert target.control("GET", "/users/3").json["contacts"] == {"email": "kept@example.com"}
+    assert target.control("GET", "/faults").json["faults"] == []
+
+
+def test_seeding_needs_contacts(target: Target) -> None:
+    reply = target.control("PUT", "/users/3", {})
+    assert reply.status == 400 and "contacts is required" in reply.json["error"]
+    assert target.control("GET", "/users/3").status == 404
+    assert target.control("PUT", "/users/3", {"contacts": {}}).status == 200
+    assert target.control("GET", "/users/3").json["contacts"] == {}
+
+
+def test_openapi_document_is_served(target: Target) -> None:
+    reply = target.control("GET", "/openapi.json")
+    assert reply.status == 200 and reply.json["openapi"].startswith("3.")
+    assert CONTACT in reply.json["paths"] and reply.json["servers"][0]["description"] == "this mock"
+
+
+def test_control_call_with_an_unread_body_keeps_the_connection_usable(served: Served) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(served.url)
+    body = b"[" * 200_000
+    request = (f"GET /__mock/health HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    follow = b"GET /__mock/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(request)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200") and b'"status":"ok"' in first
+        sock.sendall(follow)  # on the same keep-alive connection
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("body", [b"[" * 50_000 + b"]" * 50_000, b'{"contacts": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+                                  b'{"contacts": {"email": "\\ud800"}}', b"\xff", b'{"euids": [' + b"9" * 5000 + b"]}"])
+@pytest.mark.parametrize("path", ["/users/1", "/users", "/euids", "/faults"])
+def test_hostile_control_bodies_get_a_json_400(target: Target, body: bytes, path: str) -> None:
+    method = "PUT" if path == "/users/1" else "POST"
+    reply = target.request(method, f"/__mock{path}", body, {"Content-Type": "application/json"})
+    assert reply.status == 400 and reply.headers["content-type"].startswith("application/json"), reply.raw[:200]
+    assert reply.json["error"]
