@@ -162,7 +162,8 @@ def test_help_shows_each_setting_with_its_real_default(capsys: pytest.CaptureFix
     with pytest.raises(SystemExit):
         main(["serve", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert f"threads per worker (default {ServeOptions().threads};" in text
+    threads = next(s for s in SETTINGS if s.name == "threads")
+    assert f"{threads.help} (default {ServeOptions().threads};" in text
     for setting in SETTINGS:
         if setting.flag:
             assert setting.flag in text and setting.env in text
@@ -181,7 +182,7 @@ def test_every_setting_reads_from_file_environment_and_flag(tmp_path: Path) -> N
 
     samples = {"host": "127.0.0.2", "contact_types": "email", "project_key_pattern": "^k$",
                "known_euids": "7", "state_file": "s.db", "control_token": "t", "port": "9000",
-               "latency_ms": "5"}
+               "latency_ms": "5", "body_timeout": "2.5"}
     config = tmp_path / "c.toml"
     for setting in SETTINGS:
         if setting.name in ("control_token_file",):
