@@ -63,7 +63,7 @@ def is_json_content_type(value: str | None) -> bool:
 def _check_tree(value: Any, depth: int, max_depth: int, surrogates: bool) -> None:
     if isinstance(value, str):
         if surrogates and _SURROGATE.search(value):
-            raise ApiError(55004, "JSON string holds a lone surrogate")
+            raise ApiError(55004, "JSON string holds a lone surrogate", rule="body.json")
         return
     if isinstance(value, dict):
         children: Iterable[Any] = itertools.chain(value.keys(), value.values())
@@ -72,7 +72,7 @@ def _check_tree(value: Any, depth: int, max_depth: int, surrogates: bool) -> Non
     else:
         return
     if depth > max_depth:
-        raise ApiError(55004, f"JSON nested deeper than {max_depth} levels")
+        raise ApiError(55004, f"JSON nested deeper than {max_depth} levels", rule="body.json")
     for child in children:
         _check_tree(child, depth + 1, max_depth, surrogates)
 
@@ -82,17 +82,17 @@ def parse_object(body: bytes, max_depth: int) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(55004, "body is not UTF-8") from None
+        raise ApiError(55004, "body is not UTF-8", rule="body.utf8") from None
     if text.startswith("\ufeff"):
-        raise ApiError(55004, "body starts with a byte-order mark")
+        raise ApiError(55004, "body starts with a byte-order mark", rule="body.utf8")
     try:
         value = _DECODER.decode(text)
     except (ValueError, RecursionError):
-        raise ApiError(55004, "body is not valid JSON") from None
+        raise ApiError(55004, "body is not valid JSON", rule="body.json") from None
     surrogates = _SURROGATE_ESCAPE.search(text) is not None
     # A text with no more brackets than the limit cannot nest deeper than it: skip the walk.
     if surrogates or text.count("{") + text.count("[") > max_depth:
         _check_tree(value, 1, max_depth, surrogates)
     if not isinstance(value, dict):
-        raise ApiError(55004, "body is not a JSON object")
+        raise ApiError(55004, "body is not a JSON object", rule="body.object")
     return value

@@ -34,6 +34,11 @@ class JournalEntry:
     code: int | None
     status: int | None
     duration_ms: float
+    # What the mock answered and which spec rule decided it, or what steered it ("fault 3",
+    # "forced"): client checks judge only the answers the rules gave.
+    message: str | None = None
+    rule: str | None = None
+    steered: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,7 +53,10 @@ class JournalEntry:
             "project": self.project,
             "code": self.code,
             "status": self.status,
+            "message": self.message,
+            "rule": self.rule,
             "dropped": self.status is None,
+            "steered": self.steered,
             "duration_ms": round(self.duration_ms, 3),
         }
 
