@@ -36,6 +36,8 @@ class Received:
     code: int | None
     status: int | None
     message: str | None
+    # The spec rule (errors.json) that refused the request, when the rules decided.
+    rule: str | None
     dropped: bool
     steered: str | None
     duration_ms: float
@@ -45,7 +47,7 @@ class Received:
         return cls(
             method=raw["method"], path=raw["path"], query=raw.get("query", ""), headers=raw.get("headers", {}),
             body_text=raw.get("body", ""), body_bytes=raw.get("body_bytes", 0), euid=raw.get("euid"),
-            code=raw.get("code"), status=raw.get("status"), message=raw.get("message"),
+            code=raw.get("code"), status=raw.get("status"), message=raw.get("message"), rule=raw.get("rule"),
             dropped=bool(raw.get("dropped")), steered=raw.get("steered"), duration_ms=raw.get("duration_ms", 0.0),
         )
 
