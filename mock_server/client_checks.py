@@ -111,7 +111,7 @@ class MatrixRow:
     def outcome(self) -> str:
         if self.raised is None:
             return f"returned {self.returned}"
-        return f"raised {self.raised}"
+        return f"raised {self.raised}: {self.error}" if self.error else f"raised {self.raised}"
 
 
 class FailureMatrix(Sequence[MatrixRow]):
@@ -140,7 +140,7 @@ class FailureMatrix(Sequence[MatrixRow]):
 
     def __str__(self) -> str:
         head = ("scenario", "client", "attempts", "mock answered", "seconds")
-        lines = [(r.scenario, _clip(r.outcome, 48), str(r.attempts),
+        lines = [(r.scenario, _clip(r.outcome, 60), str(r.attempts),
                   " ".join("drop" if a is None else str(a) for a in r.answers) or "-", f"{r.seconds:.2f}")
                  for r in self.rows]
         widths = [max(len(x[i]) for x in (head, *lines)) for i in range(len(head))]
