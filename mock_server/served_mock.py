@@ -42,7 +42,8 @@ class MockStartError(RuntimeError):
 
 def _parent_death_signal() -> None:
     # Runs in the child between fork and exec: ask Linux to SIGTERM it when its parent dies.
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None

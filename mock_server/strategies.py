@@ -128,8 +128,9 @@ def _bodies(rule: str, types: Sequence[str]) -> st.SearchStrategy[Any]:
         many = st.integers(max_count + 1, max_count + 20).map(lambda n: {f"c{i}": "x" for i in range(n)})
         return st.builds(_body, euids(), many)
     if rule == "entry.name_invalid":
-        names = (st.just("") | st.text(_CHARS, min_size=1, max_size=max_name + 5).filter(lambda n: not _NAME.fullmatch(n))
-                 | st.from_regex(_NAME, fullmatch=True).map(lambda n: (n * (max_name + 1))[: max_name + 1]))
+        malformed = st.text(_CHARS, min_size=1, max_size=max_name + 5).filter(lambda n: not _NAME.fullmatch(n))
+        too_long = st.from_regex(_NAME, fullmatch=True).map(lambda n: (n * (max_name + 1))[: max_name + 1])
+        names = st.just("") | malformed | too_long
         return _entry_rule(types, names, contact_values())
     if rule == "entry.name_unsupported":
         names = st.from_regex(_NAME, fullmatch=True).filter(lambda n: len(n) <= max_name and n not in types)
@@ -157,6 +158,9 @@ def invalid_requests(rule: str | Sequence[str] | None = None,
                      contact_types: Sequence[str] = _SPEC.contact_types) -> st.SearchStrategy[InvalidRequest]:
     """Bodies that break one rule (``rule``: an id, several, or None for every body rule), with its code."""
     rules = INVALID_RULES if rule is None else (rule,) if isinstance(rule, str) else tuple(rule)
-    parts = [_bodies(r, contact_types).map(lambda body, r=r: InvalidRequest(body, r, _SPEC.rule(r).code))
-             for r in rules]
-    return st.one_of(parts)
+    return st.one_of([_paired(r, contact_types) for r in rules])
+
+
+def _paired(rule: str, types: Sequence[str]) -> st.SearchStrategy[InvalidRequest]:
+    code = _SPEC.rule(rule).code
+    return _bodies(rule, types).map(lambda body: InvalidRequest(body, rule, code))

@@ -206,7 +206,7 @@ def mock_engagelab(settings: Settings | None = None,
                 return mock.transport.send(request, *args, **kwargs)
             return original(adapter, request, *args, **kwargs)
 
-        HTTPAdapter.send = send  # type: ignore[method-assign]
+        HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
     try:
         yield mock
     finally:
