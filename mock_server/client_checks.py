@@ -14,12 +14,12 @@ transport fault and tabulates what the client did.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from engagelab_kit import spec
-from engagelab_kit.mock_server.control_client import Journal, MockControl, Received
+from engagelab_kit.mock_server.control_client import Journal, MockControl, Received, Rows
 
 _SPEC = spec.load()
 _WHEN = {r.id: r.when for r in (*_SPEC.rules, *_SPEC.register_rules)}
@@ -114,20 +114,8 @@ class MatrixRow:
         return f"raised {self.raised}: {self.error}" if self.error else f"raised {self.raised}"
 
 
-class FailureMatrix(Sequence[MatrixRow]):
+class FailureMatrix(Rows[MatrixRow]):
     """What the client did per scenario; ``str()`` is a readable table, ``rows``/``as_dicts()`` the data."""
-
-    def __init__(self, rows: Sequence[MatrixRow]) -> None:
-        self.rows = tuple(rows)
-
-    def __getitem__(self, index: Any) -> Any:
-        return self.rows[index]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[MatrixRow]:
-        return iter(self.rows)
 
     def row(self, scenario: str) -> MatrixRow:
         for row in self.rows:

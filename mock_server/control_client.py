@@ -9,13 +9,15 @@ with helpers to assert on what the mock was sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
 from engagelab_kit.mock_server.wire import TOKEN_HEADER
+
+T = TypeVar("T")
 
 
 class ControlApiError(RuntimeError):
@@ -65,20 +67,24 @@ class Received:
         return f"{self.method} {self.path} (Content-Type: {content_type}) {body}"
 
 
-class Journal(Sequence[Received]):
-    """What the mock received, oldest first, with assertion helpers in the style of WireMock's verify."""
+class Rows(Sequence[T]):
+    """An immutable list of records that helpers can be added to."""
 
-    def __init__(self, entries: Sequence[Received]) -> None:
-        self._entries = tuple(entries)
+    def __init__(self, rows: Iterable[T]) -> None:
+        self.rows = tuple(rows)
 
     def __getitem__(self, index: Any) -> Any:
-        return self._entries[index]
+        return self.rows[index]
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.rows)
 
-    def __iter__(self) -> Iterator[Received]:
-        return iter(self._entries)
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.rows)
+
+
+class Journal(Rows[Received]):
+    """What the mock received, oldest first, with assertion helpers in the style of WireMock's verify."""
 
     def __repr__(self) -> str:
         return f"Journal({len(self)} requests)"
