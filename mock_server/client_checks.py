@@ -102,7 +102,9 @@ class MatrixRow:
     scenario: str
     returned: str | None
     raised: str | None
+    # The exception's text, and its ``code`` attribute when it carries an API code.
     error: str | None
+    error_code: int | None
     attempts: int
     answers: tuple[int | None, ...]
     seconds: float
@@ -111,6 +113,8 @@ class MatrixRow:
     def outcome(self) -> str:
         if self.raised is None:
             return f"returned {self.returned}"
+        if self.error_code is not None:
+            return f"raised {self.raised}({self.error_code})"
         return f"raised {self.raised}: {self.error}" if self.error else f"raised {self.raised}"
 
 
@@ -173,10 +177,13 @@ def failure_matrix(call: Callable[[], Any], control: MockControl, *, timeout: fl
 
 def _run(scenario: Scenario, call: Callable[[], Any]) -> MatrixRow:
     started = time.perf_counter()
-    returned = raised = error = None
+    returned = raised = error = error_code = None
     try:
         returned = _clip(repr(call()), 120)
     except Exception as exc:
         raised, error = type(exc).__name__, _clip(str(exc), 200)
-    return MatrixRow(scenario.name, returned, raised, error, 0, (), round(time.perf_counter() - started, 3))
+        code = getattr(exc, "code", None)
+        error_code = code if type(code) is int else None
+    return MatrixRow(scenario.name, returned, raised, error, error_code, 0, (),
+                     round(time.perf_counter() - started, 3))
 
