@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
@@ -43,6 +44,8 @@ class Received:
     dropped: bool
     steered: str | None
     duration_ms: float
+    # When the answer was recorded, in seconds since the epoch.
+    time: float = 0.0
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Received:
@@ -51,7 +54,13 @@ class Received:
             body_text=raw.get("body", ""), body_bytes=raw.get("body_bytes", 0), euid=raw.get("euid"),
             code=raw.get("code"), status=raw.get("status"), message=raw.get("message"), rule=raw.get("rule"),
             dropped=bool(raw.get("dropped")), steered=raw.get("steered"), duration_ms=raw.get("duration_ms", 0.0),
+            time=datetime.fromisoformat(raw["time"]).timestamp() if raw.get("time") else 0.0,
         )
+
+    @property
+    def started(self) -> float:
+        """When the request arrived (seconds since the epoch, to the millisecond)."""
+        return self.time - self.duration_ms / 1000
 
     @property
     def json(self) -> Any:

@@ -18,6 +18,7 @@ loads nothing heavy: the mock's modules load when a fixture is first used.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -71,8 +72,9 @@ def engagelab_mock(engagelab_mock_server: ServedMock) -> EngageLabMock:
     """A served mock, reset for this test: ``url``, ``api_key``, ``api_secret``, ``control``, ``journal()``."""
     from engagelab_kit.mock_server.mock_handle import EngageLabMock
 
+    since = time.time()
     engagelab_mock_server.control.reset()
-    return EngageLabMock(engagelab_mock_server.url, engagelab_mock_server.control)
+    return EngageLabMock(engagelab_mock_server.url, engagelab_mock_server.control, since=since)
 
 
 @pytest.fixture

@@ -161,3 +161,22 @@ def test_mounted_transport_uses_the_given_app() -> None:
     reply = session.post(BASE + SPEC.contact_path, json={"euid": 1, "contacts": {"whatsapp": "+1"}},
                          auth=(KEY, SECRET), timeout=5)
     assert reply.json()["code"] == 0
+
+
+def test_a_late_answer_from_an_earlier_test_stays_out_of_the_journal() -> None:
+    import time
+
+    from engagelab_kit.mock_server import EngageLabMock
+
+    mock = in_process_mock()
+    mock.control.add_latency(300)
+    with pytest.raises(requests.ReadTimeout):
+        mock.session().post(BASE + SPEC.contact_path, json=SPEC.example["body"], auth=(KEY, SECRET), timeout=0.05)
+    since = time.time()  # "the next test" starts while that request is still held
+    mock.control.reset()
+    handle = EngageLabMock(mock.url, mock.control, since=since)
+    mock.session().post(BASE + SPEC.contact_path, json={"euid": 5, "contacts": {"email": "a@b"}}, auth=(KEY, SECRET),
+                        timeout=5)
+    time.sleep(0.4)
+    assert [e.euid for e in mock.control.journal()] == [5, 10362473]  # the late one was recorded after the reset
+    assert [e.euid for e in handle.journal()] == [5]
