@@ -180,3 +180,26 @@ def test_a_late_answer_from_an_earlier_test_stays_out_of_the_journal() -> None:
     time.sleep(0.4)
     assert [e.euid for e in mock.control.journal()] == [5, 10362473]  # the late one was recorded after the reset
     assert [e.euid for e in handle.journal()] == [5]
+
+
+def test_strategies_cover_every_rule_a_json_body_can_break() -> None:
+    body_rules = {r.id for r in SPEC.rules if r.step in (4, 5, 6)} | {"body.object"}
+    # euid.unknown is strict mode's (an account setting, not the body's form).
+    assert set(INVALID_RULES) == body_rules - {"euid.unknown"}
+
+
+def test_control_client_reports_the_control_apis_refusal(mock: InProcessMock) -> None:
+    from engagelab_kit.mock_server import ControlApiError
+
+    with pytest.raises(ControlApiError, match="documented error code"):
+        mock.control.force_code(12345)
+    assert mock.control.user(999) is None
+
+
+def test_served_mock_that_cannot_start_says_why() -> None:
+    from engagelab_kit.mock_server import MockStartError, ServedMock
+
+    server = ServedMock(["--threads", "0"], startup_timeout=20)
+    with pytest.raises(MockStartError, match="threads"):
+        server.start()
+    assert server.pid is None  # stopped and forgotten
