@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Sequence
 from types import TracebackType
 from typing import IO
@@ -49,6 +50,15 @@ def _parent_death_signal() -> None:
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
+def _config_token(path: str) -> str | None:
+    try:
+        with open(path, "rb") as file:
+            token = tomllib.load(file).get("control", {}).get("token")
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        return None  # the server itself will refuse the file, and say why
+    return token if isinstance(token, str) else None
+
+
 def _drain(stream: IO[str], keep: collections.deque[str]) -> None:
     # Keeps the pipe empty, so a chatty server never blocks on a full pipe; the tail is kept for errors.
     for line in stream:
@@ -64,7 +74,8 @@ class ServedMock:
         self.args = list(args)
         self.config = config
         self.startup_timeout = startup_timeout
-        self.token = token
+        # A token set in the config file guards the control API: the control client must send it too.
+        self.token = token if token is not None or config is None else _config_token(config)
         self.process: subprocess.Popen[str] | None = None
         self._url: str | None = None
         self._control: MockControl | None = None

@@ -4,6 +4,7 @@ strategies and the reference client, all against the in-process mock."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -203,3 +204,13 @@ def test_served_mock_that_cannot_start_says_why() -> None:
     with pytest.raises(MockStartError, match="threads"):
         server.start()
     assert server.pid is None  # stopped and forgotten
+
+
+def test_served_mock_with_a_token_in_its_config(tmp_path: Path) -> None:
+    from engagelab_kit.mock_server import ServedMock
+
+    config = tmp_path / "mock.toml"
+    config.write_text('[control]\ntoken = "sesame"\n[rules]\ncontact_types = ["email", "whatsapp"]\n')
+    with ServedMock(config=str(config)) as server:
+        assert server.control.config()["contact_types"] == ["email", "whatsapp"]
+        assert requests.get(server.url + "/__mock/health", timeout=5).status_code == 401
