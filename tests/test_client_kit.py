@@ -58,7 +58,7 @@ def test_transport_answers_every_case_and_the_journal_names_its_rule(mock: InPro
 
 
 def test_every_contact_rule_is_named_by_some_case(mock: InProcessMock) -> None:
-    seen = set()
+    seen: set[str | None] = set()
     for case in ALL_CASES:
         mock.control.reset()
         _send(mock, case)
