@@ -54,7 +54,7 @@ def is_json_content_type(value: str | None) -> bool:
         return False
     for param in params.split(";"):
         name, _, param_value = param.partition("=")
-        # Only the registered name: contact-api.md refuses any charset "but UTF-8".
+        # Only the registered name: docs/contract.md §3.2 refuses any charset "but UTF-8".
         if name.strip().lower() == "charset" and param_value.strip().strip('"').lower() != "utf-8":
             return False
     return True

@@ -1,4 +1,4 @@
-"""Every rule, boundary and precedence step of contact-api.md as a table of requests.
+"""Every rule, boundary and precedence step of docs/contract.md as a table of requests.
 
 Expected codes and statuses are written out by hand from the contract, not
 computed from the spec data, so a wrong table in spec/ shows up here too.
