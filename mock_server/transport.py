@@ -49,16 +49,22 @@ class MockTransport(BaseAdapter):
 
             app = create_app(settings)
         self.app = app
+        # The kit's own app exposes its service: with no latency to wait out, no thread is needed.
+        self._service = getattr(app, "extensions", {}).get("engagelab_mock")
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: Any = True, cert: Any = None, proxies: Mapping[str, str] | None = None) -> requests.Response:
         environ = _environ(request)
         limit = _timeout_of(timeout)
-        if limit is None:
+        if limit is None or not self._may_be_late():
             status, headers, body = _call(self.app, environ)
         else:
             status, headers, body = self._call_with_timeout(environ, request, limit)
         return _response(request, status, headers, body)
+
+    def _may_be_late(self) -> bool:
+        service = self._service
+        return service is None or bool(service.settings.latency_ms) or service.store.has_faults()
 
     def _call_with_timeout(self, environ: dict[str, Any], request: requests.PreparedRequest,
                            limit: float) -> tuple[int, list[tuple[str, str]], bytes]:
