@@ -8,7 +8,7 @@ the patched transport); ``control`` steers either.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,7 @@ class EngageLabMock:
         """Requests sent in this test that the real API would reject, judged by the spec's rules."""
         return request_problems(self.journal())
 
-    def failure_matrix(self, call: Callable[[], Any], *, timeout: float, **options: Any) -> FailureMatrix:
+    def failure_matrix(self, call: Callable[[], Any], *, timeout: float, codes: Sequence[int] | None = None,
+                       transient: bool = True) -> FailureMatrix:
         """Run ``call`` once per documented error code and fault; see ``client_checks.failure_matrix``."""
-        return failure_matrix(call, self.control, timeout=timeout, **options)
+        return failure_matrix(call, self.control, timeout=timeout, codes=codes, transient=transient)
