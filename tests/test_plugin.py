@@ -182,3 +182,11 @@ def test_{i}(engagelab_mock, engagelab_mock_server):
     assert all(len(urls) == 1 for urls in urls_by_worker.values())  # once per session (per worker)
     assert len({url for urls in urls_by_worker.values() for url in urls}) == 2  # each its own instance
     _assert_gone(records)
+
+
+def test_every_plugin_option_is_prefixed(pytestconfig: pytest.Config) -> None:
+    # The plugin is loaded here through its entry point, beside every other plugin of this run.
+    assert pytestconfig.pluginmanager.has_plugin("engagelab_mock")
+    group = pytestconfig._parser.getgroup("engagelab")
+    names = [name for option in group.options for name in option.names()]
+    assert names and all(name.startswith("--engagelab-") for name in names), names
