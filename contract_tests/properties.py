@@ -48,18 +48,30 @@ def _valid(f: Factory) -> st.SearchStrategy[Case]:
     # hypothesis warns against while pytest is still loading plugins.
     from hypothesis_jsonschema import from_schema
 
+    # Each field's values come from its own subschema; the two objects are put together here, because
+    # hypothesis-jsonschema's object strategy drives Hypothesis internals that changed in 6.170.10.
     schema = copy.deepcopy(f.oracle.spec.schemas["contact-request"])
-    schema["properties"]["contacts"]["propertyNames"]["enum"] = list(f.types)
+    euid_schema: dict[str, Any] = schema["properties"]["euid"]
     if not f.config.local:
-        schema["properties"]["euid"] = {"const": f.euid}  # live: writes only at --euid
-    schema["propertyNames"] = {"maxLength": 16}  # keep ignored fields small
+        euid_schema = {"const": f.euid}  # live: writes only at --euid
+    contacts_schema = schema["properties"]["contacts"]
+    contacts = st.dictionaries(
+        st.sampled_from(list(f.types)),
+        from_schema(contacts_schema["additionalProperties"]),
+        min_size=contacts_schema["minProperties"],
+        max_size=min(contacts_schema["maxProperties"], len(f.types)),
+    )
+    ignored = st.dictionaries(  # unknown top-level fields, kept small
+        from_schema({"type": "string", "maxLength": 16}).filter(lambda k: k not in schema["properties"]),
+        _json_values(),
+        max_size=2,
+    )
 
-    def build(doc: Any) -> Case:  # an object: the schema says so
-        extra = tuple((k, v) for k, v in doc.items() if k not in ("euid", "contacts"))
-        draft = f.base().but(euid=doc["euid"], entries=tuple(doc["contacts"].items()), extra=extra)
+    def build(euid: Any, entries: dict[str, Any], extra: dict[str, Any]) -> Case:
+        draft = f.base().but(euid=euid, entries=tuple(entries.items()), extra=tuple(extra.items()))
         return f.case("property/valid", "success", draft, code=0)
 
-    return from_schema(schema).map(build)
+    return st.builds(build, from_schema(euid_schema), contacts, ignored)
 
 
 def _json_values() -> st.SearchStrategy[Any]:

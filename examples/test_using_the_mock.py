@@ -1,7 +1,9 @@
 """Runnable examples: how a project that calls EngageLab would test against this mock.
 
 Run them with ``pytest examples``. The first drives the mock in-process (no
-network); the second serves it the way CI would and steers it over HTTP.
+network); the second serves it the way CI would and steers it over HTTP, by hand.
+The pytest plugin's ``engagelab_mock`` fixture does all of that for you: see
+test_fixture.py.
 """
 
 from __future__ import annotations

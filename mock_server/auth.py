@@ -22,25 +22,25 @@ def _digest(secret: str) -> bytes:
 def parse_basic(header: str | None) -> tuple[str, str]:
     """Key and secret from an Authorization header, or ApiError 40050."""
     if header is None:
-        raise ApiError(40050, "missing Authorization header")
+        raise ApiError(40050, "missing Authorization header", rule="auth.header")
     scheme, space, credentials = header.partition(" ")
     if not space or scheme.lower() != "basic":
-        raise ApiError(40050, "Authorization scheme must be Basic")
+        raise ApiError(40050, "Authorization scheme must be Basic", rule="auth.header")
     credentials = credentials.lstrip(" ")
     if not credentials or not _CANONICAL_B64.fullmatch(credentials):
-        raise ApiError(40050, "credentials are not canonical base64")
+        raise ApiError(40050, "credentials are not canonical base64", rule="auth.header")
     raw = base64.b64decode(credentials)
     if base64.b64encode(raw).decode("ascii") != credentials:
-        raise ApiError(40050, "credentials are not canonical base64")
+        raise ApiError(40050, "credentials are not canonical base64", rule="auth.header")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(40050, "credentials are not UTF-8") from None
+        raise ApiError(40050, "credentials are not UTF-8", rule="auth.header") from None
     key, colon, secret = text.partition(":")
     if not colon:
-        raise ApiError(40050, "credentials have no colon")
+        raise ApiError(40050, "credentials have no colon", rule="auth.header")
     if not key or not secret:
-        raise ApiError(40050, "empty key or secret")
+        raise ApiError(40050, "empty key or secret", rule="auth.header")
     return key, secret
 
 
@@ -60,17 +60,17 @@ class Authenticator:
     def authenticate(self, header: str | None) -> Project:
         key, secret = parse_basic(header)
         if not self._key_pattern.fullmatch(key):
-            raise ApiError(50031, "key is not a project key")
+            raise ApiError(50031, "key is not a project key", rule="auth.key_format")
         entry = self._by_key.get(key)
         if entry is None:
-            raise ApiError(50034, "no project has this key")
+            raise ApiError(50034, "no project has this key", rule="auth.key_unknown")
         # Only the secret's holder learns the project's status.
         if not hmac.compare_digest(_digest(secret), entry.digest):
-            raise ApiError(40050, "wrong secret")
+            raise ApiError(40050, "wrong secret", rule="auth.secret")
         if entry.project.status == PROJECT_DELETED:
-            raise ApiError(50034, "project deleted")
+            raise ApiError(50034, "project deleted", rule="auth.project_deleted")
         if entry.project.status == DATASOURCE_DELETED:
-            raise ApiError(50074, "API data source deleted")
+            raise ApiError(50074, "API data source deleted", rule="auth.datasource_deleted")
         return entry.project
 
 

@@ -9,14 +9,16 @@ class ApiError(Exception):
     """A request refused with a documented code; ``detail`` says which rule failed.
 
     ``http_status`` overrides the code's configured status for the few rules
-    that have their own (404, 405, 413).
+    that have their own (404, 405, 413). ``rule`` is the id of the spec rule
+    (errors.json) that decided, recorded in the journal for client checks.
     """
 
-    def __init__(self, code: int, detail: str = "", http_status: int | None = None) -> None:
+    def __init__(self, code: int, detail: str = "", http_status: int | None = None, rule: str | None = None) -> None:
         super().__init__(f"{code}: {detail}" if detail else str(code))
         self.code = code
         self.detail = detail
         self.http_status = http_status
+        self.rule = rule
 
 
 def _where(source: str, key: str) -> str:

@@ -87,18 +87,18 @@ def parse_object(body: bytes, max_depth: int) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(55004, "body is not UTF-8") from None
+        raise ApiError(55004, "body is not UTF-8", rule="body.utf8") from None
     if text.startswith("\ufeff"):
-        raise ApiError(55004, "body starts with a byte-order mark")
+        raise ApiError(55004, "body starts with a byte-order mark", rule="body.utf8")
     try:
         value = _DECODER.decode(text)
     except (ValueError, RecursionError):
-        raise ApiError(55004, "body is not valid JSON") from None
+        raise ApiError(55004, "body is not valid JSON", rule="body.json") from None
     if _SURROGATE_ESCAPE.search(text) is not None and _has_lone_surrogate(text):
-        raise ApiError(55004, "JSON string holds a lone surrogate")
+        raise ApiError(55004, "JSON string holds a lone surrogate", rule="body.json")
     # A text with no more opening brackets than the limit cannot nest deeper than it.
     if text.count("{") + text.count("[") > max_depth and _depth(text) > max_depth:
-        raise ApiError(55004, f"JSON nested deeper than {max_depth} levels")
+        raise ApiError(55004, f"JSON nested deeper than {max_depth} levels", rule="body.json")
     if not isinstance(value, dict):
-        raise ApiError(55004, "body is not a JSON object")
+        raise ApiError(55004, "body is not a JSON object", rule="body.object")
     return value

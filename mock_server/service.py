@@ -68,10 +68,11 @@ class MockService:
             status = exc.http_status or self.settings.status_for(exc.code)
             response.status = status
             response.payload = {"code": exc.code, "message": message_for(exc.code, exc.detail)}
+            response.rule = exc.rule
             if status == 405:
                 response.headers["Allow"] = "POST"
         except DropConnection:
-            self._record(request, None, started)
+            self._record(request, None, started, response.steered)
             raise
         self._record(request, response, started)
         return response
@@ -79,24 +80,26 @@ class MockService:
     def _dispatch(self, request: HttpRequest, response: HttpResponse) -> None:
         handler = self.routes.get(request.path)
         if handler is None:
-            raise ApiError(55004, f"unknown path {request.path[:200]}", 404)
+            raise ApiError(55004, f"unknown path {request.path[:200]}", 404, rule="route.path")
         if request.method != "POST":
             response.omit_body = request.method == "HEAD"
-            raise ApiError(55004, f"method {request.method[:20]} not allowed", 405)
+            raise ApiError(55004, f"method {request.method[:20]} not allowed", 405, rule="route.method")
         if self.settings.latency_ms:
             time.sleep(self.settings.latency_ms / 1000)
-        self._steer(request)
+        self._steer(request, response)
         project = self.auth.authenticate(request.headers.get("authorization"))
         response.project = project.key
         body = self._body(request)
         response.payload = handler(body, project, response)
 
-    def _steer(self, request: HttpRequest) -> None:
+    def _steer(self, request: HttpRequest, response: HttpResponse) -> None:
         if self.store.has_faults():
             fault = self.store.take_fault(request.method, request.path, _peek_euid(request.body))
             if fault is not None:
                 if fault.latency_ms:
                     time.sleep(fault.latency_ms / 1000)
+                if fault.drop or fault.code is not None:
+                    response.steered = f"fault {fault.id}"
                 if fault.drop:
                     raise DropConnection()
                 if fault.code is not None:
@@ -104,6 +107,7 @@ class MockService:
         forced = request.headers.get(FORCE_HEADER)
         if forced is not None and self.control_allowed(request.headers.get(TOKEN_HEADER)):
             code = int(forced) if _CODE_TEXT.fullmatch(forced) else None
+            response.steered = "forced"
             if code is None or code == 0 or code not in _SPEC.documented_codes:
                 raise ApiError(55004, "X-Mock-Force-Code must be a documented error code")
             raise ApiError(code, "forced by X-Mock-Force-Code")
@@ -119,9 +123,9 @@ class MockService:
     def _body(self, request: HttpRequest) -> dict[str, Any]:
         settings = self.settings
         if len(request.body) > settings.max_body_bytes:
-            raise ApiError(55004, f"body larger than {settings.max_body_bytes} bytes", 413)
+            raise ApiError(55004, f"body larger than {settings.max_body_bytes} bytes", 413, rule="body.size")
         if not is_json_content_type(request.headers.get("content-type")):
-            raise ApiError(55004, "Content-Type must be application/json")
+            raise ApiError(55004, "Content-Type must be application/json", rule="body.content_type")
         return parse_object(request.body, settings.max_json_depth)
 
     # -- the routes ---------------------------------------------------------
@@ -130,7 +134,7 @@ class MockService:
         euid = self.rules.euid(body)
         response.euid = euid
         if self.settings.strict_euid and not self.store.is_known_euid(euid):
-            raise ApiError(55108, "euid is not known to this mock (strict mode)")
+            raise ApiError(55108, "euid is not known to this mock (strict mode)", rule="euid.unknown")
         contacts = self.rules.contacts(body)
         self.store.merge_contacts(project.key, euid, contacts)
         return {"code": 0, "message": _SPEC.success_message}
@@ -143,7 +147,9 @@ class MockService:
 
     # -- the journal ----------------------------------------------------------
 
-    def _record(self, request: HttpRequest, response: HttpResponse | None, started: float) -> None:
+    def _record(
+        self, request: HttpRequest, response: HttpResponse | None, started: float, steered: str | None = None
+    ) -> None:
         euid = response.euid if response else None
         self.store.record(journal_entry(
             time=time.time(),
@@ -158,4 +164,7 @@ class MockService:
             code=response.code if response else None,
             status=response.status if response else None,
             duration_ms=(time.perf_counter() - started) * 1000,
+            message=response.payload.get("message") if response else None,
+            rule=response.rule if response else None,
+            steered=response.steered if response else steered,
         ))

@@ -67,13 +67,15 @@ def _cut_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool, int]
 def journal_entry(
     time: float, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, body_bytes: int,
     euid: int | None, project: str | None, code: int | None, status: int | None, duration_ms: float,
+    message: str | None = None, rule: str | None = None, steered: str | None = None,
 ) -> JournalEntry:
     """A journal entry as the journal keeps it: credentials redacted, every part bounded."""
     kept, cut, text = journal_headers(headers)
     path, query, body = path[:JOURNAL_TEXT_LIMIT], query[:JOURNAL_TEXT_LIMIT], body[:JOURNAL_BODY_LIMIT]
-    size = len(path) + len(query) + len(body) + _PER_HEADER * len(kept) + text
+    message = message[:JOURNAL_TEXT_LIMIT] if message is not None else None
+    size = len(path) + len(query) + len(body) + len(message or "") + _PER_HEADER * len(kept) + text
     return JournalEntry(time, method[:JOURNAL_HEADER_NAME_LIMIT], path, query, kept, body, body_bytes, euid,
-                        project, code, status, duration_ms, cut, size)
+                        project, code, status, duration_ms, cut, size, message, rule, steered)
 
 
 def bounded(entry: JournalEntry) -> JournalEntry:
@@ -81,7 +83,8 @@ def bounded(entry: JournalEntry) -> JournalEntry:
     if entry.headers_truncated is not None:
         return entry  # made by journal_entry: bounded already
     return journal_entry(entry.time, entry.method, entry.path, entry.query, entry.headers, entry.body,
-                         entry.body_bytes, entry.euid, entry.project, entry.code, entry.status, entry.duration_ms)
+                         entry.body_bytes, entry.euid, entry.project, entry.code, entry.status, entry.duration_ms,
+                         entry.message, entry.rule, entry.steered)
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, per request
@@ -105,6 +108,11 @@ class JournalEntry:
     headers_truncated: bool | None = None
     # Estimated bytes of its bounded parts (journal_entry fills it in), for the in-memory journal's byte cap.
     size: int = 0
+    # What the mock answered and which spec rule decided it, or what steered it ("fault 3",
+    # "forced"): client checks judge only the answers the rules gave.
+    message: str | None = None
+    rule: str | None = None
+    steered: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         headers, cut, _ = journal_headers(self.headers)
@@ -122,7 +130,10 @@ class JournalEntry:
             "project": self.project,
             "code": self.code,
             "status": self.status,
+            "message": self.message,
+            "rule": self.rule,
             "dropped": self.status is None,
+            "steered": self.steered,
             "duration_ms": round(self.duration_ms, 3),
         }
 

@@ -40,6 +40,10 @@ class HttpResponse:
     # Filled in by the rules for the journal: which euid and project the request named.
     euid: int | None = None
     project: str | None = None
+    # The spec rule that refused the request; or, when a fault or X-Mock-Force-Code decided the
+    # answer rather than the rules, which one.
+    rule: str | None = None
+    steered: str | None = None
 
     @property
     def code(self) -> int | None:
