@@ -6,7 +6,6 @@ seconds). ``-m "not install"`` leaves them out on a machine without it.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,9 +80,10 @@ def _installed(python: Path) -> dict[str, str]:
 
 
 def _lower_bound(requirement: str) -> tuple[str, str]:
-    match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)(,.*)?", requirement)
-    assert match, f"{requirement}: every dependency needs a lower bound"
-    return match.group(1).lower(), match.group(2)
+    parsed = Requirement(requirement)
+    lows = [spec.version for spec in parsed.specifier if spec.operator == ">="]
+    assert lows, f"{requirement}: every dependency needs a lower bound"
+    return parsed.name.lower(), lows[0]
 
 
 def test_lowest_allowed_versions_work(wheel: Path, tmp_path: Path) -> None:
