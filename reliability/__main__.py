@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from engagelab_kit.mock_server import Settings
 from reliability.fuzz import fuzz_http, fuzz_rules
 from reliability.kills import kills
 from reliability.memory import memory, memory_rules
@@ -29,6 +30,7 @@ def _fuzz_http(count: int, seed: int, out: Path) -> list[Row]:
 
 def checks(quick: bool, seed: int, out: Path) -> dict[str, Callable[[], list[Row]]]:
     small_caps = ("--max-state-bytes", "1048576", "--journal-max-bytes", "262144", "--journal-size", "1000")
+    small_settings = Settings(max_state_bytes=1 << 20, journal_max_bytes=1 << 18, journal_size=1000)
     return {
         "fuzz-rules": lambda: fuzz_rules(3_000 if quick else 100_000, seed),
         "fuzz-http": lambda: _fuzz_http(1_000 if quick else 100_000, seed + 1, out),
@@ -37,7 +39,8 @@ def checks(quick: bool, seed: int, out: Path) -> dict[str, Callable[[], list[Row
         "stalls": lambda: stalled_clients((2,) if quick else (2, 16, 64), 2 if quick else 100,
                                           0.5 if quick else 10.0, out),
         "memory": lambda: memory(20_000, seed, out, *small_caps) if quick else memory(1_000_000, seed, out),
-        "memory-rules": lambda: memory_rules(10_000 if quick else 300_000, seed),
+        "memory-rules": lambda: (memory_rules(10_000, seed, small_settings) if quick
+                                 else memory_rules(300_000, seed)),
         "secrets": lambda: _secrets(out),
     }
 
