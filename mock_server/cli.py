@@ -17,6 +17,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the mock (defaults need no configuration)")
     check = sub.add_parser("check-config", help="validate a configuration file and print the result")
+    from engagelab_kit.mock_server import proxy_cli
+
+    proxy_cli.configure(sub.add_parser("proxy", help="validation proxy: forward to --upstream, judge the traffic"))
     for p in (serve, check):
         p.add_argument("--config", help="TOML settings file (env ENGAGELAB_MOCK_CONFIG)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
@@ -35,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "proxy":
+        from engagelab_kit.mock_server import proxy_cli
+
+        return proxy_cli.run(args)
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     config = args.config or os.environ.get("ENGAGELAB_MOCK_CONFIG")
     try:
