@@ -119,14 +119,18 @@ class Judge:
             ex.status or 0, {k.lower(): v for k, v in ex.response_headers}, ex.response_body, ex.elapsed
         )
         tried = [(e, *self._check(e, request, response)) for e in verdict.allowed]
+        observed = Observation(self._case(verdict.allowed[0], request), response, self.oracle, 0).code()
+        # The first allowed answer that fits; failing that, the one whose code the upstream gave (its status
+        # or message drifted), else the request's own rule: an unrelated alternative never takes the blame.
         chosen, drifts, notes = next(
-            ((e, d, n) for e, d, n in tried if not d), min(tried, key=lambda t: len(t[1]))
+            ((e, d, n) for e, d, n in tried if not d),
+            next(((e, d, n) for e, d, n in tried if e.code is not None and e.code == observed), tried[0]),
         )
         judgement = self._judgement(ex, chosen, CONFORM if not drifts else DRIFT, curl)
         judgement.observed_status = response.status
         judgement.observed_code = Observation(self._case(chosen, request), response, self.oracle, 0).code()
         judgement.drifts = [_scrub(d.record(), redactor) for d in drifts]
-        judgement.notes = [*([chosen.note] if chosen.note else []), *notes]
+        judgement.notes = [*([f"{chosen.rule}: {chosen.note}"] if chosen.note else []), *notes]
         return judgement
 
     def _check(

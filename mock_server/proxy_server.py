@@ -136,6 +136,9 @@ class ProxyServer:
             await self._unparseable(conn, writer, exc)
         except (ClientGone, ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError):
             writer.transport.abort()
+        except asyncio.CancelledError:
+            # Shutdown after the grace period: this connection ends here (asyncio would log it as an error).
+            writer.transport.abort()
         finally:
             if link is not None:
                 link.close()
