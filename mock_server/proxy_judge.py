@@ -112,7 +112,8 @@ class Judge:
         request = self._request(ex)
         curl = _curl(redactor, self.upstream, request)
         if not verdict.allowed:
-            return Judgement(ex.request_line, "", None, None, NOT_CHECKED, reason=verdict.unjudged, curl=curl)
+            line = redactor.text(ex.request_line)
+            return Judgement(line, "", None, None, NOT_CHECKED, reason=verdict.unjudged, curl=curl)
         if ex.failure:
             return self._failed(ex, verdict.allowed[0], curl, redactor)
         response = HttpResponse(
@@ -126,7 +127,7 @@ class Judge:
             ((e, d, n) for e, d, n in tried if not d),
             next(((e, d, n) for e, d, n in tried if e.code is not None and e.code == observed), tried[0]),
         )
-        judgement = self._judgement(ex, chosen, CONFORM if not drifts else DRIFT, curl)
+        judgement = self._judgement(ex, chosen, CONFORM if not drifts else DRIFT, curl, redactor)
         judgement.observed_status = response.status
         judgement.observed_code = Observation(self._case(chosen, request), response, self.oracle, 0).code()
         judgement.drifts = [_scrub(d.record(), redactor) for d in drifts]
@@ -155,9 +156,9 @@ class Judge:
     def _case(self, allowed: Expectation, request: HttpRequest) -> Case:
         return Case("proxy", allowed.rule, request, allowed.code, self.oracle.status(allowed.rule, allowed.code))
 
-    def _judgement(self, ex: Exchange, allowed: Expectation, verdict: str, curl: str) -> Judgement:
+    def _judgement(self, ex: Exchange, allowed: Expectation, verdict: str, curl: str, redactor: Redactor) -> Judgement:
         return Judgement(
-            ex.request_line,
+            redactor.text(ex.request_line),
             allowed.rule,
             allowed.code,
             self.oracle.status(allowed.rule, allowed.code),
@@ -170,14 +171,14 @@ class Judge:
     def _failed(self, ex: Exchange, allowed: Expectation, curl: str, redactor: Redactor) -> Judgement:
         if not ex.reached:
             # Refused, unreachable, TLS handshake: the upstream gave no answer to judge.
-            judgement = self._judgement(ex, allowed, NOT_CHECKED, curl)
+            judgement = self._judgement(ex, allowed, NOT_CHECKED, curl, redactor)
             judgement.reason = f"upstream unreachable: {redactor.text(ex.failure)}"
             if not ex.body_complete and allowed.rule not in ROUTE_RULES and not allowed.rule.startswith("auth."):
                 judgement.rule = ""  # the body was never read: the request cannot be judged
             return judgement
         # Connected, then no complete answer: the suite calls that a response_shape drift.
         drift = ShapeDrift("response_shape", "an HTTP response", redactor.text(ex.failure))
-        judgement = self._judgement(ex, allowed, DRIFT, curl)
+        judgement = self._judgement(ex, allowed, DRIFT, curl, redactor)
         judgement.observed_status = ex.status
         judgement.drifts = [drift.record()]
         return judgement
@@ -208,12 +209,16 @@ def _curl(redactor: Redactor, upstream: str, request: HttpRequest) -> str:
     masked whole, since the proxy does not know which part of it is secret."""
     secret, token = _credentials(list(request.headers))
     value = request.header("authorization")
+    # curl sets Host and Content-Length for the upstream itself; the app's would point at the proxy.
+    kept = tuple((k, v) for k, v in request.headers if k.lower() not in ("host", "content-length"))
+    request = HttpRequest(request.method, request.path, kept, request.body, request.query)
     if value is not None and not (secret and token and base64.b64encode(base64.b64decode(token)).decode() == token):
         scheme = str(value).strip().partition(" ")[0]
         shown = f"{scheme} {MASK}" if scheme.isalpha() and len(scheme) <= 16 else MASK
         headers = tuple((k, shown if k.lower() == "authorization" else v) for k, v in request.headers)
         request = HttpRequest(request.method, request.path, headers, request.body, request.query)
-    return redactor.curl(upstream, request)
+    # The suite's curl masks headers and body; a secret in the query string is masked here.
+    return redactor.text(redactor.curl(upstream, request))
 
 
 def _scrub(record: dict[str, Any], redactor: Redactor) -> dict[str, Any]:

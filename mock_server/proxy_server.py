@@ -107,6 +107,17 @@ async def _event(conn: h11.Connection, reader: asyncio.StreamReader, timeout: fl
         conn.receive_data(data)
 
 
+def _framed(response: h11.Response) -> bool:
+    names = {k.lower() for k, _ in response.headers.raw_items()}
+    return b"content-length" in names or b"transfer-encoding" in names or response.status_code in (204, 304)
+
+
+def _head(response: h11.Response) -> bytes:
+    lines = [b"HTTP/1.1 %d %s\r\n" % (response.status_code, response.reason)]
+    lines += [name + b": " + value + b"\r\n" for name, value in response.headers.raw_items()]
+    return b"".join(lines) + b"\r\n"
+
+
 class ProxyServer:
     def __init__(self, upstream: Upstream, judge: Judge, ledger: Ledger, timeout: float = 30.0,
                  har: HarRecorder | None = None, report_dir: Path | None = None,
@@ -307,7 +318,12 @@ class ProxyServer:
             else:
                 continue
             try:
-                writer.write(conn.send(out))
+                data = conn.send(out)
+                if isinstance(event, h11.Response) and _framed(event):
+                    # h11 would add "Connection: close" where it plans to close; the client gets the
+                    # upstream's head as it was. (Unframed answers keep h11's framing: it must add some.)
+                    data = _head(event)
+                writer.write(data or b"")
                 await writer.drain()
             except (ConnectionError, OSError):
                 raise ClientGone from None
