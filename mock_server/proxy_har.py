@@ -42,7 +42,7 @@ class HarRecorder:
 
     def _entry(self, ex: Exchange, judgement: Judgement, redactor: Redactor) -> dict[str, Any]:
         ended = datetime.now(UTC)
-        path, _, query = ex.target.partition("?")
+        _path, _, query = ex.target.partition("?")
         request: dict[str, Any] = {
             "method": ex.method,
             "url": redactor.text(self.upstream + ex.target),

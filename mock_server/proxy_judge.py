@@ -20,7 +20,7 @@ from engagelab_kit.contract_tests.case import Case
 from engagelab_kit.contract_tests.checks import Observation
 from engagelab_kit.contract_tests.config import Profile
 from engagelab_kit.contract_tests.drift import ContractDrift, ShapeDrift
-from engagelab_kit.contract_tests.http import HttpRequest, HttpResponse
+from engagelab_kit.contract_tests.http import HttpRequest, HttpResponse, header_text
 from engagelab_kit.contract_tests.oracle import Oracle
 from engagelab_kit.contract_tests.redact import MASK, Redactor
 from engagelab_kit.contract_tests.runner import CONFORM, DRIFT, NOT_CHECKED
@@ -73,7 +73,8 @@ class Judgement:
     @property
     def client_error(self) -> bool:
         """The spec rejects the request (by the rule the judgement settled on)."""
-        return self.rule != "" and self.expected_code != 0 and (self.verdict != NOT_CHECKED or self.basis == FROM_REQUEST)
+        rejects = self.rule != "" and self.expected_code != 0
+        return rejects and (self.verdict != NOT_CHECKED or self.basis == FROM_REQUEST)
 
     def to_json(self) -> dict[str, Any]:
         """The suite's outcome record, with the proxy's fields beside it."""
@@ -207,7 +208,7 @@ def redactor_for(headers: list[tuple[str, str]]) -> Redactor:
 def _curl(redactor: Redactor, upstream: str, request: HttpRequest) -> str:
     """The suite's reproduction line; an Authorization it cannot rebuild from $ENGAGELAB_API_SECRET is
     masked whole, since the proxy does not know which part of it is secret."""
-    secret, token = _credentials(list(request.headers))
+    secret, token = _credentials([(k, header_text(v)) for k, v in request.headers])
     value = request.header("authorization")
     # curl sets Host and Content-Length for the upstream itself; the app's would point at the proxy.
     kept = tuple((k, v) for k, v in request.headers if k.lower() not in ("host", "content-length"))

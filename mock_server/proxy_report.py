@@ -278,9 +278,10 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append(f"| {_cell(g['key'])} | {g['count']} | {_cell(_rules(g))} | {g.get('status', '')} |")
     if not data["groups"]:
         lines.append("| none | 0 | | |")
-    lines += ["", "### Client errors (requests the spec rejects)", "", "| rule (code) | count | example |", "|---|---|---|"]
+    lines += ["", "### Client errors (requests the spec rejects)", "", "| rule (code) | count | example |",
+              "|---|---|---|"]
     for g in data["client_errors"]:
-        lines.append(f"| {_cell(g['key'])} | {g['count']} | {_cell(g['examples'][0]['case_id'])} |")
+        lines.append(f"| {_cell(g['key'])} | {g['count']} | {_cell(_example(g))} |")
     lines += ["", "### Notes (allowed by the contract, recorded)", "", "| note | count |", "|---|---|"]
     for g in data["notes"]:
         lines.append(f"| {_cell(g['key'])} | {g['count']} |")
@@ -290,6 +291,11 @@ def markdown(data: dict[str, Any]) -> str:
                   f"in the baseline, not seen now: {len(b['not_seen'])}"]
         lines += [f"- new: {_cell(k)}" for k in b["new"]]
     return "\n".join(lines) + "\n"
+
+
+def _example(group: dict[str, Any]) -> str:
+    first = group["examples"][0]
+    return f"{first['case_id']}: {first['detail']}" if first.get("detail") else str(first["case_id"])
 
 
 def _rules(group: dict[str, Any]) -> str:
@@ -323,7 +329,7 @@ def html_report(data: dict[str, Any]) -> str:
                for g in data["groups"]]),
         "<h2>Client errors</h2>",
         table(["rule (code)", "count", "example"],
-              [[g["key"], g["count"], g["examples"][0]["case_id"]] for g in data["client_errors"]]),
+              [[g["key"], g["count"], _example(g)] for g in data["client_errors"]]),
         "<h2>Notes</h2>",
         table(["note", "count"], [[g["key"], g["count"]] for g in data["notes"]]),
         "<h2>Rules</h2>",

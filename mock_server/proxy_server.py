@@ -145,7 +145,7 @@ class ProxyServer:
                 conn.start_next_cycle()
         except h11.RemoteProtocolError as exc:
             await self._unparseable(conn, writer, exc)
-        except (ClientGone, ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+        except (TimeoutError, ClientGone, ConnectionError, asyncio.IncompleteReadError):
             writer.transport.abort()
         except asyncio.CancelledError:
             # Shutdown after the grace period: this connection ends here (asyncio would log it as an error).
@@ -158,7 +158,9 @@ class ProxyServer:
             if task is not None:
                 self.active.discard(task)
 
-    async def _unparseable(self, conn: h11.Connection, writer: asyncio.StreamWriter, exc: h11.RemoteProtocolError) -> None:
+    async def _unparseable(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, exc: h11.RemoteProtocolError
+    ) -> None:
         self.ledger.unparseable(str(exc))
         if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             writer.transport.abort()
@@ -236,7 +238,7 @@ class ProxyServer:
                                         limit=CHUNK),
                 self.timeout,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise UpstreamFailed(f"connecting to {up.url} timed out after {self.timeout:g} s", False) from None
         except OSError as exc:
             raise UpstreamFailed(f"cannot connect to {up.url}: {type(exc).__name__}: {exc}", False) from None
@@ -252,14 +254,14 @@ class ProxyServer:
         target = self.upstream.prefix.encode() + request.target
         listening = True
         try:
-            link.writer.write(link.conn.send(h11.Request(method=request.method, target=target, headers=head)))
+            link.writer.write(link.conn.send(h11.Request(method=request.method, target=target, headers=head)) or b"")
         except (h11.LocalProtocolError, ConnectionError):
             listening = False
         kept: list[bytes] = []
         while True:
             try:
                 event = await _event(conn, reader, self.timeout)
-            except (ConnectionError, asyncio.TimeoutError, h11.RemoteProtocolError):
+            except (TimeoutError, ConnectionError, h11.RemoteProtocolError):
                 raise ClientGone from None
             if isinstance(event, h11.ConnectionClosed):
                 raise ClientGone
@@ -276,7 +278,7 @@ class ProxyServer:
                 continue
             if listening:
                 try:
-                    link.writer.write(link.conn.send(message))
+                    link.writer.write(link.conn.send(message) or b"")
                     await link.writer.drain()
                 except (h11.LocalProtocolError, ConnectionError, OSError):
                     listening = False  # the upstream answered early or went away; its answer decides
@@ -293,7 +295,7 @@ class ProxyServer:
         while True:
             try:
                 event = await _event(link.conn, link.reader, self.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise UpstreamFailed(f"no complete answer within {self.timeout:g} s", True) from None
             except (h11.RemoteProtocolError, ConnectionError, OSError) as exc:
                 raise UpstreamFailed(f"{type(exc).__name__}: {exc}", True) from None

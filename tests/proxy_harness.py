@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import socketserver
 import ssl
@@ -116,11 +117,8 @@ class RawUpstream:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
-                try:
-                    self.script(conn)
-                except OSError:
-                    pass
+            with conn, contextlib.suppress(OSError):
+                self.script(conn)
 
     def stop(self) -> None:
         self.sock.close()

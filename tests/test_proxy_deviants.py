@@ -16,11 +16,11 @@ import pytest
 from proxy_harness import DELETED, ThreadProxy, WsgiUpstream
 
 sys.path.insert(0, str(Path(__file__).parent / "contract"))
-from deviants import DEVIANTS, Deviant  # noqa: E402
+from deviants import DEVIANTS, Deviant
 
-from engagelab_kit import contract_tests  # noqa: E402
-from engagelab_kit.contract_tests import ContractRun, RunConfig  # noqa: E402
-from engagelab_kit.mock_server import create_app  # noqa: E402
+from engagelab_kit import contract_tests
+from engagelab_kit.contract_tests import ContractRun, RunConfig
+from engagelab_kit.mock_server import create_app
 
 # The rule the proxy must report each deviation under: the rule the spec applies to the request that
 # exposes it (the suite files some cases under the rule they prove passed, e.g. 100 entries under

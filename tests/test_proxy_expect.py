@@ -53,8 +53,9 @@ def test_every_table_case_gets_the_answer_the_suite_expects(case: Case) -> None:
         assert allowed[0] == (case.code, FROM_REQUEST)
 
 
-def _one(method: str = "POST", target: str = "/v1/user/contact", body: object = None, headers: list[tuple[str, str]] | None = None,
-         raw: bytes | None = None, size: int | None = None) -> list[tuple[str, int | None, str]]:
+def _one(method: str = "POST", target: str = "/v1/user/contact", body: object = None,
+         headers: list[tuple[str, str]] | None = None, raw: bytes | None = None,
+         size: int | None = None) -> list[tuple[str, int | None, str]]:
     data = raw if raw is not None else json.dumps(body).encode()
     verdict = expect(method, target, HEADERS if headers is None else headers, data, len(data) if size is None else size)
     return [(a.rule, a.code, a.basis) for a in verdict.allowed]

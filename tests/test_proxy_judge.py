@@ -111,7 +111,8 @@ def test_grouping_by_root_cause_across_rules_and_baseline(tmp_path: Path) -> Non
     known = baseline_keys(tmp_path / "first" / "drift-report.json")
     later = Ledger("http://upstream.test", known, "first")
     later.add(_judge(_exchange(400, extra)))
-    later.add(_judge(_exchange(400, {"code": 55105, "message": "The value of the user identifier cannot exceed 256 characters."})))
+    too_long = "The value of the user identifier cannot exceed 256 characters."
+    later.add(_judge(_exchange(400, {"code": 55105, "message": too_long})))
     report = later.build()
     assert len(report["baseline"]["known"]) == 1 and len(report["baseline"]["new"]) == 1
     wrong_code = root_cause([{"check": "expected_code", "expected": 55108, "observed": 55004}])
