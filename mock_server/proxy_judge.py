@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,8 +69,13 @@ class Judgement:
     observed_code: int | None = None
     drifts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    curl: str = ""
     reason: str = ""  # why not checked
+    make_curl: Callable[[], str] | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def curl(self) -> str:
+        """The request as a curl line against the upstream, secrets read from the environment."""
+        return self.make_curl() if self.make_curl is not None else ""
 
     @property
     def client_error(self) -> bool:
@@ -111,19 +118,24 @@ class Judge:
         verdict = expect(ex.method, ex.target, ex.headers, ex.body, ex.body_size, types)
         redactor = redactor_for(ex.headers)
         request = self._request(ex)
-        curl = _curl(redactor, self.upstream, request)
+        # Built only when a report keeps this judgement as an example: most are only counted.
+        curl = functools.partial(_curl, redactor, self.upstream, request)
         if not verdict.allowed:
             line = redactor.text(ex.request_line)
-            return Judgement(line, "", None, None, NOT_CHECKED, reason=verdict.unjudged, curl=curl)
+            return Judgement(line, "", None, None, NOT_CHECKED, reason=verdict.unjudged, make_curl=curl)
         if ex.failure:
             return self._failed(ex, verdict.allowed[0], curl, redactor)
         response = HttpResponse(
             ex.status or 0, {k.lower(): v for k, v in ex.response_headers}, ex.response_body, ex.elapsed
         )
-        tried = [(e, *self._check(e, request, response)) for e in verdict.allowed]
         observed = Observation(self._case(verdict.allowed[0], request), response, self.oracle, 0).code()
         # The first allowed answer that fits; failing that, the one whose code the upstream gave (its status
         # or message drifted), else the request's own rule: an unrelated alternative never takes the blame.
+        tried = []
+        for allowed in verdict.allowed:
+            tried.append((allowed, *self._check(allowed, request, response)))
+            if not tried[-1][1]:
+                break
         chosen, drifts, notes = next(
             ((e, d, n) for e, d, n in tried if not d),
             next(((e, d, n) for e, d, n in tried if e.code is not None and e.code == observed), tried[0]),
@@ -157,7 +169,9 @@ class Judge:
     def _case(self, allowed: Expectation, request: HttpRequest) -> Case:
         return Case("proxy", allowed.rule, request, allowed.code, self.oracle.status(allowed.rule, allowed.code))
 
-    def _judgement(self, ex: Exchange, allowed: Expectation, verdict: str, curl: str, redactor: Redactor) -> Judgement:
+    def _judgement(
+        self, ex: Exchange, allowed: Expectation, verdict: str, curl: Callable[[], str], redactor: Redactor
+    ) -> Judgement:
         return Judgement(
             redactor.text(ex.request_line),
             allowed.rule,
@@ -166,10 +180,10 @@ class Judge:
             verdict,
             allowed.basis,
             allowed.detail,
-            curl=curl,
+            make_curl=curl,
         )
 
-    def _failed(self, ex: Exchange, allowed: Expectation, curl: str, redactor: Redactor) -> Judgement:
+    def _failed(self, ex: Exchange, allowed: Expectation, curl: Callable[[], str], redactor: Redactor) -> Judgement:
         if not ex.reached:
             # Refused, unreachable, TLS handshake: the upstream gave no answer to judge.
             judgement = self._judgement(ex, allowed, NOT_CHECKED, curl, redactor)
