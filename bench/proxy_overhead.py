@@ -34,6 +34,7 @@ BODIES = (
 
 class Process:
     def __init__(self, *args: str) -> None:
+        self.health = "/__mock/proxy/summary" if args[0] == "proxy" else "/__mock/health"
         self.log = Path(tempfile.mkstemp(prefix="bench-proxy-", suffix=".log")[1])
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "engagelab_kit.mock_server.cli", *args],
@@ -43,12 +44,25 @@ class Process:
             match = re.search(r"serving on (http://\S+)", self.log.read_text(errors="replace"))
             if match:
                 self.url = match.group(1)
+                self._ready(deadline)
                 return
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
         self.stop()
         raise SystemExit(f"{args[0]} did not start: {self.log.read_text(errors='replace')}")
+
+    def _ready(self, deadline: float) -> None:
+        """Granian prints its URL once bound; its worker answers a moment later."""
+        while time.monotonic() < deadline:
+            try:
+                conn = _connection(self.url)
+                conn.request("GET", self.health)
+                conn.getresponse().read()
+                conn.close()
+                return
+            except OSError:
+                time.sleep(0.05)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

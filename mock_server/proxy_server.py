@@ -21,7 +21,7 @@ import contextlib
 import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,11 +98,39 @@ class _Link:
         self.writer.close()
 
 
-async def _event(conn: h11.Connection, reader: asyncio.StreamReader, timeout: float | None = None) -> Any:
+class _Outbox:
+    """Bytes for one peer, sent together when the other side has nothing more for now: a head and
+    a small body leave in one segment, not one write (and one wake-up of the peer) per event."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.pending: list[bytes] = []
+        self.broken = False
+
+    def add(self, data: bytes | None) -> None:
+        if data and not self.broken:
+            self.pending.append(data)
+
+    async def flush(self) -> None:
+        if not self.pending or self.broken:
+            return
+        data = b"".join(self.pending)
+        self.pending.clear()
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except OSError:  # ConnectionError included
+            self.broken = True
+
+
+async def _event(conn: h11.Connection, reader: asyncio.StreamReader, timeout: float | None = None,
+                 flush: Callable[[], Awaitable[None]] | None = None) -> Any:
     while True:
         event = conn.next_event()
         if event is not h11.NEED_DATA:
             return event
+        if flush is not None:
+            await flush()
         # asyncio.timeout, not wait_for: wait_for wraps every read in a task of its own, a cost per read.
         async with asyncio.timeout(timeout):
             data = await reader.read(CHUNK)
@@ -255,49 +283,56 @@ class ProxyServer:
         if not any(k.lower() == b"host" for k, _ in head):
             head.insert(0, (b"Host", self.upstream.netloc))
         target = self.upstream.prefix.encode() + request.target
-        listening = True
+        out = _Outbox(link.writer)
         try:
-            link.writer.write(link.conn.send(h11.Request(method=request.method, target=target, headers=head)) or b"")
-        except (h11.LocalProtocolError, ConnectionError):
-            listening = False
-        kept: list[bytes] = []
-        while True:
-            try:
-                event = await _event(conn, reader, self.timeout)
-            except (TimeoutError, ConnectionError, h11.RemoteProtocolError):
-                raise ClientGone from None
-            if isinstance(event, h11.ConnectionClosed):
-                raise ClientGone
-            if isinstance(event, h11.Data):
-                if ex.body_size < _KEEP:
-                    kept.append(bytes(event.data[: _KEEP - ex.body_size]))
-                ex.body_size += len(event.data)
-                ex.body = b"".join(kept) if len(kept) > 1 else (kept[0] if kept else b"")
-                kept = [ex.body]
-                message: h11.Event = h11.Data(data=event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                message = h11.EndOfMessage(headers=event.headers)
-            else:
-                continue
-            if listening:
+            out.add(link.conn.send(h11.Request(method=request.method, target=target, headers=head)))
+        except h11.LocalProtocolError:
+            out.broken = True
+        kept = bytearray()
+        try:
+            while True:
                 try:
-                    link.writer.write(link.conn.send(message) or b"")
-                    await link.writer.drain()
-                except (h11.LocalProtocolError, ConnectionError, OSError):
-                    listening = False  # the upstream answered early or went away; its answer decides
-            if isinstance(event, h11.EndOfMessage):
-                ex.body_complete = True
-                return
-            if not listening and conn.our_state is h11.DONE and ex.body_size > DRAIN_LIMIT:
-                raise ClientGone
+                    event = await _event(conn, reader, self.timeout, out.flush)
+                except (TimeoutError, ConnectionError, h11.RemoteProtocolError):
+                    raise ClientGone from None
+                if isinstance(event, h11.ConnectionClosed):
+                    raise ClientGone
+                if isinstance(event, h11.Data):
+                    if len(kept) < _KEEP:
+                        kept += event.data[: _KEEP - len(kept)]
+                    ex.body_size += len(event.data)
+                    message: h11.Event = h11.Data(data=event.data)
+                elif isinstance(event, h11.EndOfMessage):
+                    message = h11.EndOfMessage(headers=event.headers)
+                else:
+                    continue
+                if not out.broken:
+                    try:
+                        out.add(link.conn.send(message))
+                    except h11.LocalProtocolError:
+                        out.broken = True  # the upstream answered early or went away; its answer decides
+                if isinstance(event, h11.EndOfMessage):
+                    await out.flush()
+                    ex.body_complete = True
+                    return
+                if out.broken and conn.our_state is h11.DONE and ex.body_size > DRAIN_LIMIT:
+                    raise ClientGone
+        finally:
+            ex.body = bytes(kept)
 
     async def _relay(self, conn: h11.Connection, writer: asyncio.StreamWriter, link: _Link, ex: Exchange) -> bool:
         """The upstream's answer to the client as it arrives; True when the connection may live on."""
         kept = bytearray()
-        sent_head = False
+        out = _Outbox(writer)
+
+        async def flush() -> None:
+            await out.flush()
+            if out.broken:
+                raise ClientGone
+
         while True:
             try:
-                event = await _event(link.conn, link.reader, self.timeout)
+                event = await _event(link.conn, link.reader, self.timeout, flush)
             except TimeoutError:
                 raise UpstreamFailed(f"no complete answer within {self.timeout:g} s", True) from None
             except (h11.RemoteProtocolError, ConnectionError, OSError) as exc:
@@ -306,34 +341,26 @@ class ProxyServer:
                 raise UpstreamFailed("the upstream closed the connection without an answer", True)
             if isinstance(event, h11.InformationalResponse):
                 with contextlib.suppress(h11.LocalProtocolError):
-                    writer.write(conn.send(event))
+                    out.add(conn.send(event))
                 continue
             if isinstance(event, h11.Response):
                 ex.status = event.status_code
                 ex.response_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers.raw_items()]
-                out: h11.Event = h11.Response(status_code=event.status_code, headers=list(event.headers.raw_items()),
-                                              reason=event.reason)
-            elif isinstance(event, h11.Data):
-                if len(kept) < ANSWER_KEPT:
-                    kept += event.data[: ANSWER_KEPT - len(kept)]
-                out = h11.Data(data=event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                ex.response_body = bytes(kept)
-                out = h11.EndOfMessage(headers=event.headers)
-            else:
-                continue
-            try:
-                data = conn.send(out)
-                if isinstance(event, h11.Response) and _framed(event):
+                data = conn.send(h11.Response(status_code=event.status_code, headers=list(event.headers.raw_items()),
+                                              reason=event.reason))
+                if _framed(event):
                     # h11 would add "Connection: close" where it plans to close; the client gets the
                     # upstream's head as it was. (Unframed answers keep h11's framing: it must add some.)
                     data = _head(event)
-                writer.write(data or b"")
-                await writer.drain()
-            except (ConnectionError, OSError):
-                raise ClientGone from None
-            sent_head = sent_head or isinstance(event, h11.Response)
-            if isinstance(event, h11.EndOfMessage):
+                out.add(data)
+            elif isinstance(event, h11.Data):
+                if len(kept) < ANSWER_KEPT:
+                    kept += event.data[: ANSWER_KEPT - len(kept)]
+                out.add(conn.send(h11.Data(data=event.data)))
+            elif isinstance(event, h11.EndOfMessage):
+                ex.response_body = bytes(kept)
+                out.add(conn.send(h11.EndOfMessage(headers=event.headers)))
+                await flush()
                 return conn.our_state is h11.DONE
 
     def _record(self, ex: Exchange) -> None:
