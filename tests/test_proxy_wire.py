@@ -221,3 +221,27 @@ def test_har_is_redacted_valid_and_capped(tmp_path: Path, served: Served) -> Non
     for path in [har_path, *(tmp_path / "rep").iterdir()]:
         text = path.read_text()
         assert SECRET not in text and AUTH.split()[1] not in text, path
+
+
+def test_chunked_body_expect_continue_and_head_pass_through(served: Served) -> None:
+    proxy = _proxy(served.url)
+    try:
+        body = b'{"euid": 7, "contacts": {"email": "' + b"a" * 300 + b'"}}'
+        chunked = (b"POST /v1/user/contact HTTP/1.1\r\nHost: x\r\nAuthorization: " + AUTH.encode()
+                   + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                   + b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:])) + b"0\r\n\r\n")
+        got = raw_exchange(proxy.url, chunked)
+        assert got.startswith(b"HTTP/1.1 400 ") and b'"code":55105' in got.replace(b" ", b"")
+        with socket.create_connection(("127.0.0.1", proxy.port), 5) as sock:
+            sock.sendall(b"POST /v1/user/contact HTTP/1.1\r\nHost: x\r\nAuthorization: " + AUTH.encode()
+                         + b"\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: "
+                         + str(len(EXAMPLE)).encode() + b"\r\nConnection: close\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 100 ")  # the upstream's interim answer, relayed
+            sock.sendall(EXAMPLE)
+            assert b'"code":0' in sock.recv(65536)
+        head = requests.head(f"{proxy.url}/v1/user/contact", headers={"Authorization": AUTH}, timeout=5)
+        assert (head.status_code, head.content) == (405, b"")
+        summary = proxy.settle(3)
+        assert (summary["exchanges"], summary["drift"], summary["client_errors"]) == (3, 0, 2)
+    finally:
+        proxy.stop()
