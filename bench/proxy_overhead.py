@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import signal
 import statistics
@@ -133,8 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=3000, help="calls each way (default 3000)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    figures = measure(max(args.requests, 10))
-    print(f"validation proxy overhead, loopback, {figures['requests']} sequential calls each way (keep-alive)")
+    load = os.getloadavg()[0]  # client, mock and proxy share the machine: anything else running skews it
+    figures = {**measure(max(args.requests, 10)), "load_average_at_start": round(load, 2), "cpus": os.cpu_count() or 0}
+    print(f"validation proxy overhead, loopback, {figures['requests']} sequential calls each way (keep-alive); "
+          f"load average at start {load:.2f} on {os.cpu_count()} CPUs")
     print(f"{'':10}{'p50 ms':>10}{'p99 ms':>10}")
     for name, key in (("direct", "direct"), ("proxy", "proxy"), ("added", "added")):
         print(f"{name:10}{figures[f'{key}_p50_ms']:>10.3f}{figures[f'{key}_p99_ms']:>10.3f}")
