@@ -93,8 +93,10 @@ async def _serve(proxy: ProxyServer, host: str, port: int, out: TextIO) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     server.close()
-    if proxy.active:
-        await asyncio.wait(set(proxy.active), timeout=GRACE)
+    for task in proxy.active - proxy.busy:  # idle keep-alive connections: nothing in flight
+        task.cancel()
+    if proxy.busy:
+        await asyncio.wait(set(proxy.busy), timeout=GRACE)
     for task in list(proxy.active):
         task.cancel()
     with contextlib.suppress(asyncio.TimeoutError):

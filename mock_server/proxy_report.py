@@ -111,6 +111,15 @@ class Ledger:
         _keep(self.groups, key, j)
         return key if new else ""
 
+    def unjudgeable(self, error: str, failed: bool) -> None:
+        """The judge itself failed on an exchange (a bug of ours): counted and named, never lost."""
+        self.exchanges += 1
+        self.counts["judge_errors"] += 1
+        if failed:
+            self.counts["upstream_failures"] += 1
+        _keep(self.unjudged, f"the proxy could not judge it ({error}); please report this",
+              Judgement("(not judged)", "", None, None, NOT_CHECKED, reason=f"judge error: {error}"))
+
     def aborted(self) -> None:
         """The client went away mid-request: counted, not judged."""
         self.exchanges += 1
@@ -137,6 +146,7 @@ class Ledger:
             "upstream_failures": self.counts["upstream_failures"],
             "unparseable": self.counts["unparseable"],
             "client_aborted": self.counts["client_aborted"],
+            "judge_errors": self.counts["judge_errors"],
             "notes": sum(g.count for g in self.notes.values()),
             "root_causes": len(self.groups),
             "new_root_causes": len(new) if self.baseline is not None else len(self.groups),

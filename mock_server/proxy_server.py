@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import ssl
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -157,6 +158,7 @@ class ProxyServer:
         self.on_drift = on_drift
         self._tls = upstream.tls()
         self.active: set[asyncio.Task[None]] = set()
+        self.busy: set[asyncio.Task[None]] = set()  # mid-exchange; the others wait for a next request
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -169,7 +171,10 @@ class ProxyServer:
                 event = await _event(conn, reader)
                 if not isinstance(event, h11.Request):
                     break
+                if task is not None:
+                    self.busy.add(task)
                 link, keep = await self._exchange(conn, reader, writer, event, link)
+                self.busy.discard(task)
                 if not keep or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     break
                 conn.start_next_cycle()
@@ -180,7 +185,13 @@ class ProxyServer:
         except asyncio.CancelledError:
             # Shutdown after the grace period: this connection ends here (asyncio would log it as an error).
             writer.transport.abort()
+        except Exception as exc:  # a bug of ours must cost one connection, never the proxy
+            print(f"engagelab-mock proxy: connection dropped on an internal error: {type(exc).__name__}",
+                  file=sys.stderr)
+            writer.transport.abort()
         finally:
+            if task is not None:
+                self.busy.discard(task)
             if link is not None:
                 link.close()
             with contextlib.suppress(Exception):
@@ -226,6 +237,7 @@ class ProxyServer:
         ex = Exchange(request.method.decode("latin-1"), target, headers, b"", 0, body_complete=False)
         started = time.perf_counter()
         pump: asyncio.Task[None] | None = None
+        reused = link is not None and link.usable()
         try:
             if link is None or not link.usable():
                 if link is not None:
@@ -246,6 +258,11 @@ class ProxyServer:
                 await asyncio.wait_for(asyncio.shield(pump), self.timeout)
         except UpstreamFailed as failed:
             ex.failure, ex.reached = failed.detail, failed.reached
+            if reused and ex.status is None:
+                # An idle kept-alive connection the upstream closed as this request went out: no answer,
+                # but no sign of a contract breach either (a client on its own connection would see the same).
+                ex.reached = False
+                ex.failure += " (on a kept-alive connection; the upstream may have closed it as idle)"
             ex.elapsed = time.perf_counter() - started
             raise ClientGone from None  # the client is left with the same failure: a reset connection
         finally:
@@ -367,7 +384,11 @@ class ProxyServer:
         if ex.aborted:
             self.ledger.aborted()
             return
-        judgement = self.judge.judge(ex)
+        try:
+            judgement = self.judge.judge(ex)
+        except Exception as exc:  # counted, never fatal; the type only: a message could quote the request
+            self.ledger.unjudgeable(type(exc).__name__, failed=bool(ex.failure))
+            return
         key = self.ledger.add(judgement, ex.elapsed, failed=bool(ex.failure))
         if self.har is not None:
             self.har.add(ex, judgement)

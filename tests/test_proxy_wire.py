@@ -245,3 +245,19 @@ def test_chunked_body_expect_continue_and_head_pass_through(served: Served) -> N
         assert (summary["exchanges"], summary["drift"], summary["client_errors"]) == (3, 0, 2)
     finally:
         proxy.stop()
+
+
+def test_a_judge_that_fails_costs_nothing_but_a_count(odd_upstream: RawUpstream) -> None:
+    proxy = _proxy(odd_upstream.url)
+
+    def broken(ex: object) -> object:
+        raise RuntimeError(f"bug while judging {SECRET}")
+
+    proxy.proxy.judge.judge = broken  # type: ignore[assignment,method-assign]
+    try:
+        assert raw_exchange(proxy.url, _request()) == ODD_ANSWER  # the client still gets the upstream's answer
+        summary = proxy.settle(1)
+        assert (summary["exchanges"], summary["judge_errors"]) == (1, 1)
+        assert SECRET not in json.dumps(proxy.ledger.build())
+    finally:
+        proxy.stop()
