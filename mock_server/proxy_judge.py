@@ -120,9 +120,14 @@ class Judge:
         request = self._request(ex)
         # Built only when a report keeps this judgement as an example: most are only counted.
         curl = functools.partial(_curl, redactor, self.upstream, request)
+        line = redactor.text(ex.request_line)
         if not verdict.allowed:
-            line = redactor.text(ex.request_line)
             return Judgement(line, "", None, None, NOT_CHECKED, reason=verdict.unjudged, make_curl=curl)
+        if not ex.body_complete and not _decided_without_body(verdict.allowed[0]):
+            # The upstream answered (or failed) before the body arrived whole: the body rules cannot be applied.
+            reason = f"upstream unreachable: {redactor.text(ex.failure)}" if ex.failure and not ex.reached else (
+                "the body did not arrive whole before the answer: not judged")
+            return Judgement(line, "", None, None, NOT_CHECKED, reason=reason, make_curl=curl)
         if ex.failure:
             return self._failed(ex, verdict.allowed[0], curl, redactor)
         response = HttpResponse(
@@ -188,8 +193,6 @@ class Judge:
             # Refused, unreachable, TLS handshake: the upstream gave no answer to judge.
             judgement = self._judgement(ex, allowed, NOT_CHECKED, curl, redactor)
             judgement.reason = f"upstream unreachable: {redactor.text(ex.failure)}"
-            if not ex.body_complete and allowed.rule not in ROUTE_RULES and not allowed.rule.startswith("auth."):
-                judgement.rule = ""  # the body was never read: the request cannot be judged
             return judgement
         # Connected, then no complete answer: the suite calls that a response_shape drift.
         drift = ShapeDrift("response_shape", "an HTTP response", redactor.text(ex.failure))
@@ -201,6 +204,11 @@ class Judge:
     def _request(self, ex: Exchange) -> HttpRequest:
         path, _, query = ex.target.partition("?")
         return HttpRequest(ex.method, path, tuple(ex.headers), ex.body, query)
+
+
+def _decided_without_body(allowed: Expectation) -> bool:
+    """Route, authentication and the size rule (by the declared length) need no body bytes."""
+    return allowed.rule in ROUTE_RULES or allowed.rule.startswith("auth.") or allowed.rule == "body.size"
 
 
 def _credentials(headers: list[tuple[str, str]]) -> tuple[str, str]:

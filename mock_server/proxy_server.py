@@ -138,6 +138,11 @@ async def _event(conn: h11.Connection, reader: asyncio.StreamReader, timeout: fl
         conn.receive_data(data)
 
 
+def _declared_length(request: h11.Request) -> int:
+    value = next((v for k, v in request.headers if k == b"content-length"), b"0")
+    return int(value) if value.isdigit() else 0
+
+
 def _framed(response: h11.Response) -> bool:
     names = {k.lower() for k, _ in response.headers.raw_items()}
     return b"content-length" in names or b"transfer-encoding" in names or response.status_code in (204, 304)
@@ -251,10 +256,15 @@ class ProxyServer:
                 relay.cancel()  # the client went away mid-request: nothing left to answer or judge
                 ex.aborted = True
                 raise ClientGone
-            answered = await relay
+            answered, unsent = await relay
             ex.elapsed = time.perf_counter() - started
-            # The answer is out; the rest of the body is only counted (the size rule needs its length).
-            if not pump.done():
+            if unsent:
+                # Answered without "100 Continue": the client will not send its body. Judge by what was
+                # declared, and end the connection, as RFC 9110 leaves it in doubt.
+                ex.body_size = max(ex.body_size, _declared_length(request))
+                answered = False
+            elif not pump.done():
+                # The answer is out; the rest of the body is only counted (the size rule needs its length).
                 await asyncio.wait_for(asyncio.shield(pump), self.timeout)
         except UpstreamFailed as failed:
             ex.failure, ex.reached = failed.detail, failed.reached
@@ -337,9 +347,13 @@ class ProxyServer:
         finally:
             ex.body = bytes(kept)
 
-    async def _relay(self, conn: h11.Connection, writer: asyncio.StreamWriter, link: _Link, ex: Exchange) -> bool:
-        """The upstream's answer to the client as it arrives; True when the connection may live on."""
+    async def _relay(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, link: _Link, ex: Exchange
+    ) -> tuple[bool, bool]:
+        """The upstream's answer to the client as it arrives. Returns whether the connection may live on,
+        and whether the answer came while the client still waited for "100 Continue" (no body will follow)."""
         kept = bytearray()
+        unsent = False
         out = _Outbox(writer)
 
         async def flush() -> None:
@@ -361,6 +375,7 @@ class ProxyServer:
                     out.add(conn.send(event))
                 continue
             if isinstance(event, h11.Response):
+                unsent = conn.they_are_waiting_for_100_continue
                 ex.status = event.status_code
                 ex.response_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers.raw_items()]
                 data = conn.send(h11.Response(status_code=event.status_code, headers=list(event.headers.raw_items()),
@@ -378,7 +393,7 @@ class ProxyServer:
                 ex.response_body = bytes(kept)
                 out.add(conn.send(h11.EndOfMessage(headers=event.headers)))
                 await flush()
-                return conn.our_state is h11.DONE
+                return conn.our_state is h11.DONE, unsent
 
     def _record(self, ex: Exchange) -> None:
         if ex.aborted:

@@ -12,14 +12,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
-from conftest import ROOT, Served
 from proxy_harness import AUTH, DELETED, SECRET
 
 from engagelab_kit import contract_tests
 from engagelab_kit.contract_tests import RunConfig
+
+if TYPE_CHECKING:
+    from tests.conftest import Served
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.served
 

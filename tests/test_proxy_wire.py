@@ -9,14 +9,17 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
 import trustme
-from conftest import Served
 from proxy_harness import AUTH, SECRET, RawUpstream, ThreadProxy, WsgiUpstream, raw_exchange, read_request
 
 from engagelab_kit.mock_server import create_app
+
+if TYPE_CHECKING:
+    from tests.conftest import Served
 
 EXAMPLE = b'{"euid":10362473,"contacts":{"mobile_phone":"18023456879","email":"12@gmail.com"}}'
 HEADERS = {"Authorization": AUTH, "Content-Type": "application/json"}
@@ -261,3 +264,35 @@ def test_a_judge_that_fails_costs_nothing_but_a_count(odd_upstream: RawUpstream)
         assert SECRET not in json.dumps(proxy.ledger.build())
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize(("auth", "answer", "rule"), [
+    (b"", b'{"code": 40050, "message": "Interface authentication failed."}', "auth.header"),
+    (b"Authorization: " + AUTH.encode() + b"\r\n", b'{"code": 55004, "message": "Business parameters are invalid."}',
+     "body.size"),
+])
+def test_an_answer_before_100_continue_is_relayed_and_judged_by_the_declared_length(
+        auth: bytes, answer: bytes, rule: str) -> None:
+    status = b"401 Unauthorized" if b"40050" in answer else b"413 Payload Too Large"
+
+    def script(conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(answer)).encode() + b"\r\nConnection: close\r\n\r\n" + answer)
+
+    upstream = RawUpstream(script)
+    proxy = _proxy(upstream.url)
+    try:
+        with socket.create_connection(("127.0.0.1", proxy.port), 5) as sock:
+            sock.sendall(b"POST /v1/user/contact HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: application/json\r\n"
+                         b"Expect: 100-continue\r\nContent-Length: 5242880\r\n\r\n")
+            got = sock.recv(65536)
+        assert got.startswith(b"HTTP/1.1 " + status) and got.endswith(answer)
+        summary = proxy.settle(1)
+        assert (summary["conform"], summary["drift"], summary["client_errors"]) == (1, 0, 1)
+        assert proxy.ledger.build()["rules"][rule]["verdict"] == "conform"
+    finally:
+        proxy.stop()
+        upstream.stop()
