@@ -27,6 +27,7 @@ from engagelab_kit import spec
 _SPEC = spec.load()
 _CANONICAL_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # An euid is 19 digits at most; longer integer literals are kept as text, never converted.
 _LONGEST_INT = 20
 
@@ -57,6 +58,22 @@ class Verdict:
 
     allowed: tuple[Expectation, ...]
     unjudged: str = ""
+
+
+# The key is well-formed: whether the upstream knows it, and whether the secret is right, only the
+# upstream knows. Each of these answers is the contract's for some state of its accounts.
+_ACCOUNT_ANSWERS = tuple(
+    Expectation(rule, _SPEC.rule(rule).code, why, FROM_UPSTREAM, "decided by the upstream's accounts")
+    for rule, why in (
+        ("auth.key_unknown", "a well-formed key the upstream may not know"),
+        ("auth.secret", "a secret the upstream may not accept"),
+        ("auth.project_deleted", "a project the upstream may have deleted"),
+        ("auth.datasource_deleted", "an API data source the upstream may have deleted"),
+    )
+)
+_STRICT_EUID = Expectation("euid.unknown", _SPEC.rule("euid.unknown").code,
+                           "an euid the upstream may not know (strict mode)", FROM_UPSTREAM,
+                           "strict-euid mode: decided by the upstream's known euids")
 
 
 class _Reject(Exception):
@@ -106,20 +123,9 @@ def _endpoint(
     content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
     first = _body(content_type, body, body_size, types)
     yield first
-    # The key is well-formed: whether the upstream knows it, and whether the secret is right, only the
-    # upstream knows. Each of these answers is the contract's for some state of its accounts.
-    for rule, why in (
-        ("auth.key_unknown", "a well-formed key the upstream may not know"),
-        ("auth.secret", "a secret the upstream may not accept"),
-        ("auth.project_deleted", "a project the upstream may have deleted"),
-        ("auth.datasource_deleted", "an API data source the upstream may have deleted"),
-    ):
-        yield Expectation(rule, _SPEC.rule(rule).code, why, FROM_UPSTREAM, "decided by the upstream's accounts")
+    yield from _ACCOUNT_ANSWERS
     if first.code == 0:
-        yield Expectation(
-            "euid.unknown", _SPEC.rule("euid.unknown").code, "an euid the upstream may not know (strict mode)",
-            FROM_UPSTREAM, "strict-euid mode: decided by the upstream's known euids",
-        )
+        yield _STRICT_EUID
 
 
 def _authorization(header: str | None, count: int) -> None:
@@ -189,7 +195,10 @@ def _document(content_type: str | None, body: bytes, body_size: int) -> Any:
         doc = _DECODER.decode(text)
     except (ValueError, RecursionError):
         raise _Reject("body.json", "body is not RFC 8259 JSON") from None
-    problem = _tree_problem(doc)
+    # Lone surrogates only come from escapes (UTF-8 decoding refuses raw ones), and a text cannot nest
+    # deeper than it has brackets: most bodies need no walk.
+    walk = _SURROGATE_ESCAPE.search(text) is not None or text.count("{") + text.count("[") > _SPEC.limits.max_json_depth
+    problem = _tree_problem(doc) if walk else ""
     if problem:
         raise _Reject("body.json", problem)
     if not isinstance(doc, dict):

@@ -133,13 +133,13 @@ class Judge:
         response = HttpResponse(
             ex.status or 0, {k.lower(): v for k, v in ex.response_headers}, ex.response_body, ex.elapsed
         )
-        observed = Observation(self._case(verdict.allowed[0], request), response, self.oracle, 0).code()
         # The first allowed answer that fits; failing that, the one whose code the upstream gave (its status
         # or message drifted), else the request's own rule: an unrelated alternative never takes the blame.
         tried = []
         for allowed in verdict.allowed:
-            tried.append((allowed, *self._check(allowed, request, response)))
-            if not tried[-1][1]:
+            drifts, notes, observed = self._check(allowed, request, response)
+            tried.append((allowed, drifts, notes))
+            if not drifts:
                 break
         chosen, drifts, notes = next(
             ((e, d, n) for e, d, n in tried if not d),
@@ -147,14 +147,15 @@ class Judge:
         )
         judgement = self._judgement(ex, chosen, CONFORM if not drifts else DRIFT, curl, redactor)
         judgement.observed_status = response.status
-        judgement.observed_code = Observation(self._case(chosen, request), response, self.oracle, 0).code()
+        judgement.observed_code = observed
         judgement.drifts = [_scrub(d.record(), redactor) for d in drifts]
         judgement.notes = [*([f"{chosen.rule}: {chosen.note}"] if chosen.note else []), *notes]
         return judgement
 
     def _check(
         self, allowed: Expectation, request: HttpRequest, response: HttpResponse
-    ) -> tuple[list[ContractDrift], list[str]]:
+    ) -> tuple[list[ContractDrift], list[str], int | None]:
+        """The suite's checks over the answer, as if the spec expected `allowed`; and the answer's code."""
         obs = Observation(self._case(allowed, request), response, self.oracle, self.max_latency)
         found: list[ContractDrift] = []
         for name in self.selected:
@@ -163,13 +164,13 @@ class Judge:
             except ContractDrift as drift:
                 found.append(drift)
         notes: list[str] = []
+        code = obs.code()
         if allowed.rule in ROUTE_RULES:
             # contact-api.md: "Which non-zero code a 404/405 carries is not part of the contract".
-            code = obs.code()
             found = [d for d in found if d.check != "documented_code"]
             if code is not None and code not in (0, MOCK_ROUTE_CODE):
                 notes.append(f"{allowed.rule}: answered with code {code} (the contract leaves it open)")
-        return found, notes
+        return found, notes, code
 
     def _case(self, allowed: Expectation, request: HttpRequest) -> Case:
         return Case("proxy", allowed.rule, request, allowed.code, self.oracle.status(allowed.rule, allowed.code))
