@@ -42,7 +42,8 @@ def build(args: argparse.Namespace, out: TextIO) -> ProxyServer:
     from engagelab_kit.mock_server.proxy_har import HarRecorder
     from engagelab_kit.mock_server.proxy_judge import Judge
     from engagelab_kit.mock_server.proxy_report import Ledger, baseline_keys
-    from engagelab_kit.mock_server.proxy_server import ProxyServer, Upstream
+    from engagelab_kit.mock_server.proxy_server import ProxyServer
+    from engagelab_kit.mock_server.proxy_wire import Upstream
 
     if args.timeout <= 0 or args.max_latency <= 0 or args.har_max_bytes < 1024:
         raise ValueError("--timeout and --max-latency must be positive, --har-max-bytes at least 1024")

@@ -1,4 +1,4 @@
-"""The validation proxy's wire: asyncio streams, h11 for HTTP/1.1 on both sides.
+"""The validation proxy's server: forward each exchange, judge it, count it (asyncio, h11 both sides).
 
 Each client connection gets at most one upstream connection, opened when its
 first request arrives and reused while both sides keep it alive; nothing is
@@ -19,14 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import ssl
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import h11
 
@@ -34,124 +31,24 @@ from engagelab_kit import spec
 from engagelab_kit.mock_server.proxy_har import HarRecorder
 from engagelab_kit.mock_server.proxy_judge import Exchange, Judge
 from engagelab_kit.mock_server.proxy_report import Ledger
+from engagelab_kit.mock_server.proxy_wire import (
+    CHUNK,
+    ClientGone,
+    Link,
+    Outbox,
+    Upstream,
+    UpstreamFailed,
+    declared_length,
+    framed,
+    head_bytes,
+    next_event,
+)
 
 CONTROL = "/__mock/proxy/"
-CHUNK = 65536
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers
 ANSWER_KEPT = 64 * 1024  # the contract's answers are tiny; more than this is judged as it is cut
 DRAIN_LIMIT = 64 * 1024 * 1024  # a body this long after the answer is complete: stop reading, close
 _KEEP = spec.load().limits.max_body_bytes + 1
-
-
-class ClientGone(Exception):
-    """The client closed or broke its side mid-exchange."""
-
-
-class UpstreamFailed(Exception):
-    def __init__(self, detail: str, reached: bool) -> None:
-        super().__init__(detail)
-        self.detail, self.reached = detail, reached
-
-
-@dataclass(frozen=True)
-class Upstream:
-    scheme: str
-    host: str
-    port: int
-    prefix: str
-    ca_file: str | None = None
-
-    @classmethod
-    def parse(cls, url: str, ca_file: str | None = None) -> Upstream:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-            raise ValueError(f"--upstream must be an http(s) base URL, got {url!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"), ca_file)
-
-    @property
-    def url(self) -> str:
-        default = 443 if self.scheme == "https" else 80
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}{'' if self.port == default else f':{self.port}'}{self.prefix}"
-
-    @property
-    def netloc(self) -> bytes:
-        return self.url.split("://", 1)[1].split("/", 1)[0].encode("ascii")
-
-    def tls(self) -> ssl.SSLContext | None:
-        if self.scheme != "https":
-            return None
-        return ssl.create_default_context(cafile=self.ca_file)
-
-
-class _Link:
-    """One upstream connection and its h11 state."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.conn = h11.Connection(h11.CLIENT)
-
-    def usable(self) -> bool:
-        return self.conn.our_state is h11.IDLE and not self.reader.at_eof() and not self.writer.is_closing()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-class _Outbox:
-    """Bytes for one peer, sent together when the other side has nothing more for now: a head and
-    a small body leave in one segment, not one write (and one wake-up of the peer) per event."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
-        self.pending: list[bytes] = []
-        self.broken = False
-
-    def add(self, data: bytes | None) -> None:
-        if data and not self.broken:
-            self.pending.append(data)
-
-    async def flush(self) -> None:
-        if not self.pending or self.broken:
-            return
-        data = b"".join(self.pending)
-        self.pending.clear()
-        try:
-            self.writer.write(data)
-            await self.writer.drain()
-        except OSError:  # ConnectionError included
-            self.broken = True
-
-
-async def _event(conn: h11.Connection, reader: asyncio.StreamReader, timeout: float | None = None,
-                 flush: Callable[[], Awaitable[None]] | None = None) -> Any:
-    while True:
-        event = conn.next_event()
-        if event is not h11.NEED_DATA:
-            return event
-        if flush is not None:
-            await flush()
-        # asyncio.timeout, not wait_for: wait_for wraps every read in a task of its own, a cost per read.
-        async with asyncio.timeout(timeout):
-            data = await reader.read(CHUNK)
-        conn.receive_data(data)
-
-
-def _declared_length(request: h11.Request) -> int:
-    value = next((v for k, v in request.headers if k == b"content-length"), b"0")
-    return int(value) if value.isdigit() else 0
-
-
-def _framed(response: h11.Response) -> bool:
-    names = {k.lower() for k, _ in response.headers.raw_items()}
-    return b"content-length" in names or b"transfer-encoding" in names or response.status_code in (204, 304)
-
-
-def _head(response: h11.Response) -> bytes:
-    lines = [b"HTTP/1.1 %d %s\r\n" % (response.status_code, response.reason)]
-    lines += [name + b": " + value + b"\r\n" for name, value in response.headers.raw_items()]
-    return b"".join(lines) + b"\r\n"
 
 
 class ProxyServer:
@@ -170,10 +67,10 @@ class ProxyServer:
         if task is not None:
             self.active.add(task)
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
-        link: _Link | None = None
+        link: Link | None = None
         try:
             while True:
-                event = await _event(conn, reader)
+                event = await next_event(conn, reader)
                 if not isinstance(event, h11.Request):
                     break
                 if task is not None:
@@ -230,10 +127,10 @@ class ProxyServer:
             await writer.drain()
 
     async def _exchange(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        request: h11.Request, link: _Link | None) -> tuple[_Link | None, bool]:
+                        request: h11.Request, link: Link | None) -> tuple[Link | None, bool]:
         target = request.target.decode("latin-1")
         if target.startswith(CONTROL):
-            while not isinstance(await _event(conn, reader, self.timeout), h11.EndOfMessage):
+            while not isinstance(await next_event(conn, reader, self.timeout), h11.EndOfMessage):
                 pass
             status, payload = self.control(request.method.decode("latin-1"), target)
             await self._answer(conn, writer, status, payload)
@@ -261,7 +158,7 @@ class ProxyServer:
             if unsent:
                 # Answered without "100 Continue": the client will not send its body. Judge by what was
                 # declared, and end the connection, as RFC 9110 leaves it in doubt.
-                ex.body_size = max(ex.body_size, _declared_length(request))
+                ex.body_size = max(ex.body_size, declared_length(request))
                 answered = False
             elif not pump.done():
                 # The answer is out; the rest of the body is only counted (the size rule needs its length).
@@ -288,7 +185,7 @@ class ProxyServer:
             link = None
         return link, answered
 
-    async def _connect(self) -> _Link:
+    async def _connect(self) -> Link:
         up = self.upstream
         try:
             reader, writer = await asyncio.wait_for(
@@ -300,9 +197,9 @@ class ProxyServer:
             raise UpstreamFailed(f"connecting to {up.url} timed out after {self.timeout:g} s", False) from None
         except OSError as exc:
             raise UpstreamFailed(f"cannot connect to {up.url}: {type(exc).__name__}: {exc}", False) from None
-        return _Link(reader, writer)
+        return Link(reader, writer)
 
-    async def _pump(self, conn: h11.Connection, reader: asyncio.StreamReader, link: _Link, ex: Exchange,
+    async def _pump(self, conn: h11.Connection, reader: asyncio.StreamReader, link: Link, ex: Exchange,
                     request: h11.Request) -> None:
         """Request head and body to the upstream; keeps reading (and discarding) once the upstream
         stops listening, so the client can read the answer it got early."""
@@ -310,7 +207,7 @@ class ProxyServer:
         if not any(k.lower() == b"host" for k, _ in head):
             head.insert(0, (b"Host", self.upstream.netloc))
         target = self.upstream.prefix.encode() + request.target
-        out = _Outbox(link.writer)
+        out = Outbox(link.writer)
         try:
             out.add(link.conn.send(h11.Request(method=request.method, target=target, headers=head)))
         except h11.LocalProtocolError:
@@ -319,7 +216,7 @@ class ProxyServer:
         try:
             while True:
                 try:
-                    event = await _event(conn, reader, self.timeout, out.flush)
+                    event = await next_event(conn, reader, self.timeout, out.flush)
                 except (TimeoutError, ConnectionError, h11.RemoteProtocolError):
                     raise ClientGone from None
                 if isinstance(event, h11.ConnectionClosed):
@@ -348,13 +245,13 @@ class ProxyServer:
             ex.body = bytes(kept)
 
     async def _relay(
-        self, conn: h11.Connection, writer: asyncio.StreamWriter, link: _Link, ex: Exchange
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, link: Link, ex: Exchange
     ) -> tuple[bool, bool]:
         """The upstream's answer to the client as it arrives. Returns whether the connection may live on,
         and whether the answer came while the client still waited for "100 Continue" (no body will follow)."""
         kept = bytearray()
         unsent = False
-        out = _Outbox(writer)
+        out = Outbox(writer)
 
         async def flush() -> None:
             await out.flush()
@@ -363,7 +260,7 @@ class ProxyServer:
 
         while True:
             try:
-                event = await _event(link.conn, link.reader, self.timeout, flush)
+                event = await next_event(link.conn, link.reader, self.timeout, flush)
             except TimeoutError:
                 raise UpstreamFailed(f"no complete answer within {self.timeout:g} s", True) from None
             except (h11.RemoteProtocolError, ConnectionError, OSError) as exc:
@@ -380,10 +277,10 @@ class ProxyServer:
                 ex.response_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers.raw_items()]
                 data = conn.send(h11.Response(status_code=event.status_code, headers=list(event.headers.raw_items()),
                                               reason=event.reason))
-                if _framed(event):
+                if framed(event):
                     # h11 would add "Connection: close" where it plans to close; the client gets the
                     # upstream's head as it was. (Unframed answers keep h11's framing: it must add some.)
-                    data = _head(event)
+                    data = head_bytes(event)
                 out.add(data)
             elif isinstance(event, h11.Data):
                 if len(kept) < ANSWER_KEPT:

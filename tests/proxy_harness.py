@@ -17,7 +17,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from engagelab_kit.mock_server.proxy_har import HarRecorder
 from engagelab_kit.mock_server.proxy_judge import Judge
 from engagelab_kit.mock_server.proxy_report import Ledger
-from engagelab_kit.mock_server.proxy_server import ProxyServer, Upstream
+from engagelab_kit.mock_server.proxy_server import ProxyServer
+from engagelab_kit.mock_server.proxy_wire import Upstream
 
 AUTH = "Basic N2Q0MzFlNDJkZmE2YTZkNjkzYWMyZDA0OjVlOTg3YWM2ZDJlMDRkOTVhOWQ4ZjBkMQ=="
 SECRET = "5e987ac6d2e04d95a9d8f0d1"

@@ -1,0 +1,128 @@
+"""HTTP/1.1 plumbing for the validation proxy: the upstream's address, connections, batched writes.
+
+h11 parses and writes HTTP on both sides; this module feeds it bytes from asyncio streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import h11
+
+CHUNK = 65536
+
+
+class ClientGone(Exception):
+    """The client closed or broke its side mid-exchange."""
+
+
+class UpstreamFailed(Exception):
+    def __init__(self, detail: str, reached: bool) -> None:
+        super().__init__(detail)
+        self.detail, self.reached = detail, reached
+
+
+@dataclass(frozen=True)
+class Upstream:
+    scheme: str
+    host: str
+    port: int
+    prefix: str
+    ca_file: str | None = None
+
+    @classmethod
+    def parse(cls, url: str, ca_file: str | None = None) -> Upstream:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"--upstream must be an http(s) base URL, got {url!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"), ca_file)
+
+    @property
+    def url(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}{'' if self.port == default else f':{self.port}'}{self.prefix}"
+
+    @property
+    def netloc(self) -> bytes:
+        return self.url.split("://", 1)[1].split("/", 1)[0].encode("ascii")
+
+    def tls(self) -> ssl.SSLContext | None:
+        if self.scheme != "https":
+            return None
+        return ssl.create_default_context(cafile=self.ca_file)
+
+
+class Link:
+    """One upstream connection and its h11 state."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.conn = h11.Connection(h11.CLIENT)
+
+    def usable(self) -> bool:
+        return self.conn.our_state is h11.IDLE and not self.reader.at_eof() and not self.writer.is_closing()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Outbox:
+    """Bytes for one peer, sent together when the other side has nothing more for now: a head and
+    a small body leave in one segment, not one write (and one wake-up of the peer) per event."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.pending: list[bytes] = []
+        self.broken = False
+
+    def add(self, data: bytes | None) -> None:
+        if data and not self.broken:
+            self.pending.append(data)
+
+    async def flush(self) -> None:
+        if not self.pending or self.broken:
+            return
+        data = b"".join(self.pending)
+        self.pending.clear()
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except OSError:  # ConnectionError included
+            self.broken = True
+
+
+async def next_event(conn: h11.Connection, reader: asyncio.StreamReader, timeout: float | None = None,
+                 flush: Callable[[], Awaitable[None]] | None = None) -> Any:
+    while True:
+        event = conn.next_event()
+        if event is not h11.NEED_DATA:
+            return event
+        if flush is not None:
+            await flush()
+        # asyncio.timeout, not wait_for: wait_for wraps every read in a task of its own, a cost per read.
+        async with asyncio.timeout(timeout):
+            data = await reader.read(CHUNK)
+        conn.receive_data(data)
+
+
+def declared_length(request: h11.Request) -> int:
+    value = next((v for k, v in request.headers if k == b"content-length"), b"0")
+    return int(value) if value.isdigit() else 0
+
+
+def framed(response: h11.Response) -> bool:
+    names = {k.lower() for k, _ in response.headers.raw_items()}
+    return b"content-length" in names or b"transfer-encoding" in names or response.status_code in (204, 304)
+
+
+def head_bytes(response: h11.Response) -> bytes:
+    lines = [b"HTTP/1.1 %d %s\r\n" % (response.status_code, response.reason)]
+    lines += [name + b": " + value + b"\r\n" for name, value in response.headers.raw_items()]
+    return b"".join(lines) + b"\r\n"
