@@ -88,6 +88,10 @@ async def _serve(proxy: ProxyServer, host: str, port: int, out: TextIO) -> int:
         f"  reports: {proxy.report_dir or 'none (no --report-dir)'}\n"
     )
     out.flush()
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        # Whoever reaches it sends through it, with whatever credentials they hold: say so once.
+        print(f"engagelab-mock proxy: listening on {host}, beyond loopback: anyone who can reach it can use it",
+              file=sys.stderr)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
