@@ -36,6 +36,7 @@ from engagelab_kit.mock_server.proxy_wire import (
     ClientGone,
     Link,
     Outbox,
+    SocketStream,
     Upstream,
     UpstreamFailed,
     declared_length,
@@ -188,11 +189,13 @@ class ProxyServer:
     async def _connect(self) -> Link:
         up = self.upstream
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(up.host, up.port, ssl=self._tls, server_hostname=up.host if self._tls else None,
-                                        limit=CHUNK),
-                self.timeout,
-            )
+            async with asyncio.timeout(self.timeout):
+                if self._tls is None:
+                    stream = await SocketStream.connect(up.host, up.port)
+                    return Link(stream, stream)
+                reader, writer = await asyncio.open_connection(
+                    up.host, up.port, ssl=self._tls, server_hostname=up.host, limit=CHUNK
+                )
         except TimeoutError:
             raise UpstreamFailed(f"connecting to {up.url} timed out after {self.timeout:g} s", False) from None
         except OSError as exc:

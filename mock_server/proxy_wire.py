@@ -6,10 +6,11 @@ h11 parses and writes HTTP on both sides; this module feeds it bytes from asynci
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import h11
@@ -59,15 +60,87 @@ class Upstream:
         return ssl.create_default_context(cafile=self.ca_file)
 
 
+class Reads(Protocol):
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+class Writes(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+
+class SocketStream:
+    """A plain-TCP upstream on a non-blocking socket, read and written with the loop's sock_* calls.
+
+    asyncio's transports close both directions when a send fails; an upstream that answers a large body
+    early (413) and then resets would lose its answer in the kernel's buffer. Here a failed send leaves
+    the socket readable, so the answer that arrived is still read, as a direct client would read it.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.loop = asyncio.get_running_loop()
+        self.pending: list[bytes] = []
+
+    @classmethod
+    async def connect(cls, host: str, port: int) -> SocketStream:
+        loop = asyncio.get_running_loop()
+        failure: OSError = OSError(f"no address for {host}")
+        for family, kind, proto, _, address in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            sock = socket.socket(family, kind, proto)
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, address)
+            except OSError as exc:
+                sock.close()
+                failure = exc
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return cls(sock)
+        raise failure
+
+    async def read(self, n: int = -1) -> bytes:
+        return await self.loop.sock_recv(self.sock, n if n > 0 else CHUNK)
+
+    def write(self, data: bytes) -> None:
+        self.pending.append(data)
+
+    async def drain(self) -> None:
+        data = b"".join(self.pending)
+        self.pending.clear()
+        if data:
+            await self.loop.sock_sendall(self.sock, data)
+
+    def idle_and_open(self) -> bool:
+        """True while the upstream has neither closed this idle connection nor sent anything on it."""
+        try:
+            self.sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return True  # nothing to read: open and idle
+        except OSError:
+            return False
+        return False  # closed (b""), or bytes nobody asked for: not reusable
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 class Link:
     """One upstream connection and its h11 state."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader | SocketStream,
+                 writer: asyncio.StreamWriter | SocketStream) -> None:
         self.reader, self.writer = reader, writer
         self.conn = h11.Connection(h11.CLIENT)
 
     def usable(self) -> bool:
-        return self.conn.our_state is h11.IDLE and not self.reader.at_eof() and not self.writer.is_closing()
+        if self.conn.our_state is not h11.IDLE:
+            return False
+        if isinstance(self.writer, SocketStream):
+            return self.writer.idle_and_open()
+        reader_open = isinstance(self.reader, asyncio.StreamReader) and not self.reader.at_eof()
+        return reader_open and not self.writer.is_closing()
 
     def close(self) -> None:
         self.writer.close()
@@ -77,7 +150,7 @@ class Outbox:
     """Bytes for one peer, sent together when the other side has nothing more for now: a head and
     a small body leave in one segment, not one write (and one wake-up of the peer) per event."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, writer: Writes) -> None:
         self.writer = writer
         self.pending: list[bytes] = []
         self.broken = False
@@ -98,18 +171,36 @@ class Outbox:
             self.broken = True
 
 
-async def next_event(conn: h11.Connection, reader: asyncio.StreamReader, timeout: float | None = None,
-                 flush: Callable[[], Awaitable[None]] | None = None) -> Any:
+async def next_event(conn: h11.Connection, reader: Reads, timeout: float | None = None,
+                     flush: Callable[[], Awaitable[None]] | None = None) -> Any:
     while True:
         event = conn.next_event()
         if event is not h11.NEED_DATA:
             return event
         if flush is not None:
             await flush()
-        # asyncio.timeout, not wait_for: wait_for wraps every read in a task of its own, a cost per read.
-        async with asyncio.timeout(timeout):
-            data = await reader.read(CHUNK)
+        try:
+            # asyncio.timeout, not wait_for: wait_for wraps every read in a task of its own, a cost per read.
+            async with asyncio.timeout(timeout):
+                data = await reader.read(CHUNK)
+        except ConnectionError:
+            data = _salvage(reader)
+            if not data:
+                raise
+            conn.receive_data(data)
+            data = b""  # then the end: what arrived before the reset is all there is
         conn.receive_data(data)
+
+
+def _salvage(reader: Reads) -> bytes:
+    """Bytes that arrived before a connection reset. StreamReader raises the reset before handing them
+    out; an upstream that answers early (413) and resets would otherwise lose its answer."""
+    buffer = getattr(reader, "_buffer", None)
+    if not isinstance(buffer, bytearray) or not buffer:
+        return b""
+    data = bytes(buffer)
+    buffer.clear()
+    return data
 
 
 def declared_length(request: h11.Request) -> int:

@@ -296,3 +296,29 @@ def test_an_answer_before_100_continue_is_relayed_and_judged_by_the_declared_len
     finally:
         proxy.stop()
         upstream.stop()
+
+
+def test_an_early_answer_then_reset_still_reaches_the_client() -> None:
+    """An upstream that answers a huge body at once (413) and closes while it is still coming in."""
+    answer = b'{"code": 55004, "message": "Business parameters are invalid."}'
+
+    def script(conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(answer)).encode() + b"\r\nConnection: close\r\n\r\n" + answer)
+        conn.shutdown(socket.SHUT_RDWR)
+
+    upstream = RawUpstream(script)
+    proxy = _proxy(upstream.url)
+    try:
+        huge = b'{"euid": 1, "contacts": {"email": "' + b"a" * (5 << 20) + b'"}}'
+        for _ in range(2):
+            got = requests.post(f"{proxy.url}/v1/user/contact", data=huge, headers=HEADERS, timeout=30)
+            assert (got.status_code, got.content) == (413, answer)
+        summary = proxy.settle(2)
+        assert (summary["conform"], summary["upstream_failures"], summary["client_errors"]) == (2, 0, 2)
+    finally:
+        proxy.stop()
+        upstream.stop()
