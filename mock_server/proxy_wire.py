@@ -71,17 +71,46 @@ class Writes(Protocol):
 
 
 class SocketStream:
-    """A plain-TCP upstream on a non-blocking socket, read and written with the loop's sock_* calls.
+    """A plain-TCP upstream on a non-blocking socket: read as it becomes readable, written with sock_sendall.
 
     asyncio's transports close both directions when a send fails; an upstream that answers a large body
     early (413) and then resets would lose its answer in the kernel's buffer. Here a failed send leaves
-    the socket readable, so the answer that arrived is still read, as a direct client would read it.
+    the socket readable, and bytes that arrived are handed out before any error, as a direct client
+    would read them.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.loop = asyncio.get_running_loop()
         self.pending: list[bytes] = []
+        self.buffer = bytearray()
+        self.eof = False
+        self.error: OSError | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.reading = True
+        self.loop.add_reader(sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = self.sock.recv(CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.error, data = exc, b""
+        if data:
+            self.buffer += data
+            if len(self.buffer) > 4 * CHUNK:  # backpressure: a large answer waits in the kernel
+                self._pause()
+        else:
+            self.eof = True
+            self._pause()
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def _pause(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.loop.remove_reader(self.sock.fileno())
 
     @classmethod
     async def connect(cls, host: str, port: int) -> SocketStream:
@@ -101,7 +130,20 @@ class SocketStream:
         raise failure
 
     async def read(self, n: int = -1) -> bytes:
-        return await self.loop.sock_recv(self.sock, n if n > 0 else CHUNK)
+        while not self.buffer and not self.eof:
+            self.waiter = self.loop.create_future()
+            await self.waiter
+        if self.buffer:
+            size = n if n > 0 else len(self.buffer)
+            data = bytes(self.buffer[:size])
+            del self.buffer[:size]
+            if not self.reading and not self.eof:
+                self.reading = True
+                self.loop.add_reader(self.sock.fileno(), self._readable)
+            return data
+        if self.error is not None:
+            raise self.error
+        return b""
 
     def write(self, data: bytes) -> None:
         self.pending.append(data)
@@ -114,16 +156,14 @@ class SocketStream:
 
     def idle_and_open(self) -> bool:
         """True while the upstream has neither closed this idle connection nor sent anything on it."""
-        try:
-            self.sock.recv(1, socket.MSG_PEEK)
-        except BlockingIOError:
-            return True  # nothing to read: open and idle
-        except OSError:
-            return False
-        return False  # closed (b""), or bytes nobody asked for: not reusable
+        return not self.eof and not self.buffer and self.sock.fileno() >= 0
 
     def close(self) -> None:
-        self.sock.close()
+        if self.sock.fileno() >= 0:
+            self._pause()
+            self.sock.close()
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionAbortedError("closed by the proxy"))
 
 
 class Link:
