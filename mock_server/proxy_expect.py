@@ -100,7 +100,7 @@ def expect(
     if path == _SPEC.contact_path:
         return Verdict(tuple(_endpoint(method, headers, body, body_size, types)))
     if unquote(path) == _SPEC.contact_path:
-        # contact-api.md, fine print: "Percent-encoded spellings of the path itself ... either 404
+        # The behaviour contract, fine print: "Percent-encoded spellings of the path itself ... either 404
         # or exactly the endpoint's own answer is correct".
         note = "percent-encoded spelling of the path: the contract allows 404 or the endpoint's answer"
         served = tuple(replace(e, note=e.note or note) for e in _endpoint(method, headers, body, body_size, types))

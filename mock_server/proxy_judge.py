@@ -166,7 +166,7 @@ class Judge:
         notes: list[str] = []
         code = obs.code()
         if allowed.rule in ROUTE_RULES:
-            # contact-api.md: "Which non-zero code a 404/405 carries is not part of the contract".
+            # The behaviour contract: "Which non-zero code a 404/405 carries is not part of the contract".
             found = [d for d in found if d.check != "documented_code"]
             if code is not None and code not in (0, MOCK_ROUTE_CODE):
                 notes.append(f"{allowed.rule}: answered with code {code} (the contract leaves it open)")
