@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the mock (defaults need no configuration)")
     check = sub.add_parser("check-config",
                            help="validate the configuration (file, environment and flags) and report every problem")
+    from engagelab_kit.mock_server import proxy_cli
+
+    proxy_cli.configure(sub.add_parser("proxy", help="validation proxy: forward to --upstream, judge the traffic"))
     for p in (serve, check):
         p.add_argument("--config", help=f"TOML settings file (env {CONFIG_ENV})")
         _add_setting_flags(p)
@@ -46,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "proxy":
+        from engagelab_kit.mock_server import proxy_cli
+
+        return proxy_cli.run(args)
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     config = args.config or os.environ.get(CONFIG_ENV)
     try:
