@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from engagelab_kit.contract_tests.case import Case, Factory
 from engagelab_kit.contract_tests.config import RunConfig
 from engagelab_kit.contract_tests.http import WsgiApp
-from engagelab_kit.contract_tests.oracle import Oracle
 from engagelab_kit.contract_tests.properties import PROPERTIES, Property, generate, run_property
 from engagelab_kit.contract_tests.runner import DRIFT, Outcome, Runner, build_cases
 from engagelab_kit.contract_tests.session import Session, open_session
@@ -29,7 +28,7 @@ class ContractRun:
     @classmethod
     def open(cls, config: RunConfig, app: WsgiApp | None = None) -> ContractRun:
         session = open_session(config, app)
-        return cls(config, session, Runner(session, config.checks), Factory(config, Oracle.load(config.profile)))
+        return cls(config, session, Runner(session, config.checks), Factory(config, config.oracle))
 
     def cases(self) -> list[Case]:
         return build_cases(self.config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import json
 import os
@@ -10,11 +11,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from engagelab_kit import spec
 from engagelab_kit.contract_tests.drift import ConfigError
+
+if TYPE_CHECKING:
+    from engagelab_kit.contract_tests.oracle import Oracle
 
 ENV_TARGET = "CONTRACT_TARGET"
 ENV_KEY = "ENGAGELAB_API_KEY"
@@ -125,6 +129,13 @@ class RunConfig:
     @property
     def kind(self) -> TargetKind:
         return classify(self.target)
+
+    @functools.cached_property
+    def oracle(self) -> Oracle:
+        """The run's one Oracle (spec plus profile), built on first use."""
+        from engagelab_kit.contract_tests.oracle import Oracle
+
+        return Oracle.load(self.profile)
 
     @property
     def local(self) -> bool:

@@ -60,7 +60,14 @@ def contacts_cases(f: Factory) -> Iterator[Case]:
         "array": [],
         "pairs": [[f.types[0], "v"]],
         "number": 1,
+        "zero": 0,
+        "float": 1.5,
         "true": True,
+        "false": False,
+        "empty-string": "",
+        "json-in-a-string": f'{{"{f.types[0]}":"v"}}',
+        "array-of-object": [{f.types[0]: "v"}],
+        "array-of-null": [None],
     }.items():
         yield f.case(f"contacts-{name}", "contacts.type", base.but(contacts=value))
     yield f.case("contacts-empty", "contacts.empty", base.but(contacts={}))

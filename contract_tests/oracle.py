@@ -46,6 +46,11 @@ class Oracle:
     def documented(self, code: int) -> bool:
         return code in self.spec.documented_codes
 
+    def never_emitted(self, code: int) -> bool:
+        """Listed in the error table as a code no target may send (55104)."""
+        entry = self.spec.codes.get(code)
+        return entry is not None and not entry.emitted
+
     def message_prefixes(self, code: int) -> tuple[str, ...]:
         """Texts a failure message may start with: the description (its final period optional)
         or a message the vendor has published for the code."""

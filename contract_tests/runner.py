@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,15 +16,14 @@ from engagelab_kit.contract_tests.drift import (
     DriftGroup,
     IdempotencyDrift,
     IntermittentDrift,
-    LatencyDrift,
     ShapeDrift,
 )
 from engagelab_kit.contract_tests.fields import FIELD_TABLES
 from engagelab_kit.contract_tests.http import HttpResponse
-from engagelab_kit.contract_tests.oracle import Oracle
-from engagelab_kit.contract_tests.precedence import precedence_cases
+from engagelab_kit.contract_tests.precedence import entry_order_cases, precedence_cases
 from engagelab_kit.contract_tests.session import Session
 from engagelab_kit.contract_tests.tables import REQUEST_TABLES
+from engagelab_kit.contract_tests.traceability import sentence
 
 CONFORM, DRIFT, NOT_CHECKED = "conform", "drift", "not checked"
 
@@ -41,6 +41,8 @@ class Outcome:
     drifts: list[dict[str, Any]] = field(default_factory=list)
     curl: str = ""
     reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # time spent sending and checking this case
     error: ContractDrift | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -49,9 +51,9 @@ class Outcome:
 
 
 def build_cases(config: RunConfig) -> list[Case]:
-    factory = Factory(config, Oracle.load(config.profile))
+    factory = Factory(config, config.oracle)
     cases: list[Case] = []
-    for table in (*REQUEST_TABLES, *FIELD_TABLES, precedence_cases):
+    for table in (*REQUEST_TABLES, *FIELD_TABLES, precedence_cases, entry_order_cases):
         cases.extend(table(factory))
     seen: set[str] = set()
     for case in cases:
@@ -87,7 +89,7 @@ class Runner:
     def __init__(self, session: Session, selected: tuple[str, ...] = ()) -> None:
         self.session = session
         self.config = session.config
-        self.oracle = Oracle.load(self.config.profile)
+        self.oracle = self.config.oracle
         self.selected = checks.select(selected)
         self.slow_answers = 0
 
@@ -100,8 +102,8 @@ class Runner:
             )
         return skip_reason(case, self.config)
 
-    def observe(self, case: Case, response: HttpResponse) -> list[ContractDrift]:
-        obs = Observation(case, response, self.oracle, self.config.max_latency)
+    def observe(self, case: Case, response: HttpResponse, notes: list[str] | None = None) -> list[ContractDrift]:
+        obs = Observation(case, response, self.oracle, self.config.max_latency, notes if notes is not None else [])
         found: list[ContractDrift] = []
         for name in self.selected:
             func = checks.REGISTRY.get(name)
@@ -111,17 +113,19 @@ class Runner:
                 func(obs)
             except ContractDrift as drift:
                 found.append(drift)
-        if any(isinstance(d, LatencyDrift) for d in found):
+        if response.elapsed > self.config.max_latency:
             self.slow_answers += 1
         return found
 
-    def check(self, case: Case, retry: bool = True) -> tuple[HttpResponse, list[ContractDrift]]:
+    def check(
+        self, case: Case, retry: bool = True, notes: list[str] | None = None
+    ) -> tuple[HttpResponse, list[ContractDrift]]:
         """Send and check; send once more where the run-level checks ask for it.
 
         Hypothesis replays failures itself, so properties pass retry=False.
         """
         response = self.session.send(case.request)
-        found = self.observe(case, response)
+        found = self.observe(case, response, notes)
         if found and retry and "intermittency" in self.selected and self.session.remaining() > 0:
             again = self.session.send(case.request)
             if _answer(again) != _answer(response):
@@ -140,34 +144,47 @@ class Runner:
         return response, found
 
     def run(self, case: Case) -> Outcome:
+        started = time.perf_counter()
+        outcome = self._run(case)
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    def _run(self, case: Case) -> Outcome:
         outcome = Outcome(case.id, case.rule, case.group, case.code, case.status)
         outcome.reason = self.blocked(case)
         if outcome.reason:
             return outcome
         try:
-            response, found = self.check(case)
+            response, found = self.check(case, notes=outcome.notes)
         except BudgetExhausted as stop:
             outcome.reason = str(stop)
             return outcome
-        except OSError as failure:  # requests' errors are OSErrors: reset, timeout, refused
+        except OSError as failure:  # reset, timeout, refused mid-run
             drift = ShapeDrift("response_shape", "an HTTP response", f"{type(failure).__name__}: {failure}")
-            outcome.verdict, outcome.error = DRIFT, drift.with_curl(self.session.curl(case.request))
-            outcome.curl = drift.curl
-            outcome.drifts = [drift.record()]
+            self.record(outcome, case, [drift])
             return outcome
         outcome.observed_status = response.status
         outcome.observed_code = Observation(case, response, self.oracle, 0).code()
-        outcome.verdict = DRIFT if found else CONFORM
+        outcome.verdict = CONFORM
         if found:
-            curl = self.session.curl(case.request)
-            error = found[0] if len(found) == 1 else DriftGroup(found)
-            error.with_curl(curl)
-            # A drifted target might echo credentials back: scrub what we keep.
-            error.args = (self.session.redactor.text(str(error.args[0])),)
-            outcome.error = error
-            outcome.curl = curl
-            outcome.drifts = [d.record() for d in found]
+            self.record(outcome, case, found)
         return outcome
+
+    def record(self, outcome: Outcome, case: Case, found: list[ContractDrift]) -> None:
+        """Mark the outcome drifted: each drift cites its rule, with one curl reproduction."""
+        curl = self.session.curl(case.request)
+        error = found[0] if len(found) == 1 else DriftGroup(found)
+        error.with_curl(curl)
+        # A drifted target might echo credentials back: scrub what we keep.
+        error.args = (self.session.redactor.text(str(error.args[0])),)
+        outcome.verdict, outcome.error, outcome.curl = DRIFT, error, curl
+        outcome.drifts = [cite(d.record(), case.rule) for d in found]
+
+
+def cite(record: dict[str, Any], case_rule: str) -> dict[str, Any]:
+    """A drift record with the contract rule and sentence it breaks."""
+    rule = checks.CITES.get(record["check"]) or case_rule
+    return {**record, "rule": rule, "sentence": sentence(rule)}
 
 
 def _answer(response: HttpResponse, with_message: bool = False) -> tuple[Any, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from engagelab_kit.contract_tests.case import Case, Factory
 from engagelab_kit.contract_tests.draft import OMIT, Draft, Raw, basic
@@ -42,26 +43,93 @@ def guarded(f: Factory, draft: Draft) -> Draft:
     return draft if f.config.writes else draft.but(euid=NOT_A_NUMBER)
 
 
+# Spellings the contract names as unknown paths: trailing slash, repeated slashes, dot segments,
+# ';' parameters, case changes; and some plain neighbours.
+UNKNOWN_SPELLINGS = (
+    "/v1/user/contact/",
+    "/v1//user/contact",
+    "/v1/user//contact",
+    "/v1/user/contact//",
+    "/v1/./user/contact",
+    "/v1/user/./contact",
+    "/v1/user/contact/.",
+    "/v1/x/../user/contact",
+    "/v1/user/contact/..",
+    "/v1/user/contact;",
+    "/v1/user/contact;v=1",
+    "/v1/user;x/contact",
+    "/v1/user/Contact",
+    "/V1/user/contact",
+    "/V1/USER/CONTACT",
+    "/v1/User/contact",
+    "/v1/user/contacts",
+    "/v1/user",
+    "/",
+    "/v1/user/contact.json",
+    "/v2/user/contact",
+    "/v1/user/contact/x",
+)
+# Ambiguous spellings: percent-encoding of the path itself; 404 or the endpoint's own answer.
+PERCENT_SPELLINGS = (
+    "/v1/user/%63ontact",
+    "/v1%2Fuser%2Fcontact",
+    "/v1%2fuser%2fcontact",
+    "/%76%31/%75%73%65%72/%63%6F%6E%74%61%63%74",
+    "/v1/user/contac%74",
+)
+METHODS = ("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "post", "Post")
+ORIGIN = "https://app.example.com"
+
+
 def route_cases(f: Factory) -> Iterator[Case]:
     base = guarded(f, f.base())
     # Methods are case-sensitive (RFC 9110): "post" is not POST.
-    for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "post", "Post"):
+    for method in METHODS:
         yield f.case(f"method-{method}", "route.method", base.but(method=method))
     yield f.case("method-PUT-unauthenticated", "route.method", base.but(method="PUT", authorization=None))
-    for path in (
-        "/v1/user/contact/",
-        "/v1/user/contacts",
-        "/v1/user/Contact",
-        "/V1/user/contact",
-        "/v1/user",
-        "/",
-        "/v1/user/contact.json",
-        "/v2/user/contact",
-        "/v1/user/contact/x",
-    ):
-        yield f.case(f"path-{path}", "route.path", base.but(path=path))
-    yield f.case("path-unknown-GET", "route.path", base.but(path="/v1/user/unknown", method="GET"))
+    for path in UNKNOWN_SPELLINGS:
+        if path != f.oracle.spec.contact_path:
+            yield f.case(f"path-{path}", "route.path", base.but(path=path))
+    for method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        yield f.case(f"path-unknown-{method}", "route.path", base.but(path="/v1/user/unknown", method=method))
+    yield f.case("path-unknown-unauthenticated", "route.path", base.but(path="/nowhere", authorization=None))
     yield from passing(f, "query-string-ignored", "route.path", f.base().but(query="euid=1&x=%00"))
+    yield from passing(f, "query-string-path-like", "route.path", f.base().but(query="/v1/user/contact/"))
+    yield from percent_cases(f)
+    yield from cors_cases(f)
+
+
+def percent_cases(f: Factory) -> Iterator[Case]:
+    """Either a 404 (any non-zero code) or exactly what the endpoint answers the same request."""
+    unknown = (None, 404)
+    for path in PERCENT_SPELLINGS:
+        for label, draft in (("success", f.base()), ("auth", guarded(f, f.base()).but(authorization=None)),
+                             ("euid", f.base().but(euid=NOT_A_NUMBER))):
+            code = 0 if label == "success" else None
+            case = f.case(f"percent-{path}/{label}", "route.percent_encoded", draft.but(path=path), code=code,
+                          rule_of_code={"auth": "auth.header", "euid": "euid.invalid"}.get(label, "success"))
+            yield replace(case, also=(unknown,))
+        get = f.case(f"percent-{path}/GET", "route.percent_encoded", f.base().but(path=path, method="GET"),
+                     rule_of_code="route.method")
+        yield replace(get, also=(unknown,))
+
+
+def cors_cases(f: Factory) -> Iterator[Case]:
+    """No CORS: a preflight is just another method (405), and no answer carries Access-Control-* headers."""
+    base = guarded(f, f.base())
+    preflight = (("Origin", ORIGIN), ("Access-Control-Request-Method", "POST"),
+                 ("Access-Control-Request-Headers", "authorization,content-type"))
+    yield f.case("cors-preflight", "route.no_cors", base.but(method="OPTIONS", extra_headers=preflight),
+                 rule_of_code="route.method")
+    yield f.case("cors-preflight-unknown-path", "route.no_cors",
+                 base.but(method="OPTIONS", path="/v1/user", extra_headers=preflight), rule_of_code="route.path")
+    origin = (("Origin", ORIGIN),)
+    yield f.case("cors-origin-success", "route.no_cors", f.base().but(extra_headers=origin), code=0,
+                 rule_of_code="success")
+    yield f.case("cors-origin-rejected", "route.no_cors", base.but(authorization=None, extra_headers=origin),
+                 rule_of_code="auth.header")
+    null_origin = f.base().but(euid=NOT_A_NUMBER, extra_headers=(("Origin", "null"),))
+    yield f.case("cors-origin-null", "route.no_cors", null_origin, rule_of_code="euid.invalid")
 
 
 def _token(text: bytes) -> str:
@@ -82,7 +150,7 @@ def auth_cases(f: Factory) -> Iterator[Case]:
         "not-base64": "Basic !!!!",
         "base64-with-space": f"Basic {good[:8]} {good[8:]}",
         "urlsafe-noise": f"Basic {good}-_",
-        "no-colon": f"Basic {_token((c.key + c.secret).encode())}",
+        "no-colon": f"Basic {_token((c.key + c.secret.replace(':', '')).encode())}",
         "empty-key": f"Basic {_token((':' + c.secret).encode())}",
         "empty-secret": f"Basic {_token((c.key + ':').encode())}",
         "empty-both": f"Basic {_token(b':')}",
@@ -297,6 +365,49 @@ def duplicate_key_cases(f: Factory) -> Iterator[Case]:
     )
 
 
+def whole_text_cases(f: Factory) -> Iterator[Case]:
+    """The JSON text rules hold for the whole body, a value a later duplicate overrides included."""
+    t, e = f.types[0], f.euid
+    bad = guarded(f, f.base())
+    e_bad = bad.euid if isinstance(bad.euid, int) else f'"{bad.euid}"'
+    overridden = {
+        "lone-surrogate": b'"\\ud800"',
+        "lone-low-surrogate": b'"\\udfff"',
+        "NaN": b"NaN",
+        "Infinity": b"-Infinity",
+        "raw-control": b'"a\x01b"',
+        "deep": b"[" * 40 + b"]" * 40,
+        "bad-escape": b'"\\q"',
+        "leading-zero": b"01",
+    }
+    for name, raw in overridden.items():
+        for field in ("x", "euid", "contacts"):
+            body = b'{"%s":%s,"%s":%s,"euid":%s,"contacts":{"%s":"v"}}' % (
+                field.encode(), raw, field.encode(), b"1" if field != "contacts" else b"{}", str(e_bad).encode(),
+                t.encode())
+            if field == "euid":
+                body = b'{"euid":%s,"euid":%s,"contacts":{"%s":"v"}}' % (raw, str(e_bad).encode(), t.encode())
+            if field == "contacts":
+                body = b'{"euid":%s,"contacts":%s,"contacts":{"%s":"v"}}' % (str(e_bad).encode(), raw, t.encode())
+            yield f.case(f"json-overridden-{field}-{name}", "body.json", bad.but(raw_body=body))
+        entry = b'{"euid":%s,"contacts":{"%s":%s,"%s":"v"}}' % (str(e_bad).encode(), t.encode(), raw, t.encode())
+        yield f.case(f"json-overridden-entry-{name}", "body.json", bad.but(raw_body=entry))
+    key = b'{"euid":%s,"\ud800":1,"contacts":{"%s":"v"}}' % (str(e_bad).encode(), t.encode())
+    yield f.case("json-lone-surrogate-unknown-key", "body.json", bad.but(raw_body=key))
+    good = f'{{"euid":{e},"contacts":{{"{t}":"v"}}}}'.encode()
+    yield from passing(f, "json-brackets-in-strings", "body.json",
+                       f.base().but(extra=(("s", "[" * 40 + "{" * 40),)))
+    yield from passing(f, "json-surrounding-whitespace", "body.json", f.base().but(raw_body=b" \r\n\t" + good + b"\n "))
+    yield from passing(f, "json-escaped-control", "body.json", f.base().with_entry(0, value=Raw(b'"a\\u0001b"')))
+    yield from passing(f, "json-duplicate-contacts-last-wins", "body.json",
+                       f.base().but(raw_body=f'{{"euid":{e},"contacts":5,"contacts":{{"{t}":"v"}}}}'.encode()))
+    for name, prefix in {"form-feed": b"\x0c", "nbsp": b"\xc2\xa0", "vertical-tab": b"\x0b",
+                         "unit-separator": b"\x1f"}.items():
+        yield f.case(f"json-outer-{name}", "body.json", bad.but(raw_body=prefix + bad.body()))
+    for literal in (b"01", b"+1", b"1.", b".5", b"0x1", b"-", b"1e", b"True", b"nul"):
+        yield f.case(f"json-number-{literal.decode()}", "body.json", bad.but(extra=(("n", Raw(literal)),)))
+
+
 REQUEST_TABLES: tuple[Table, ...] = (
     route_cases,
     auth_cases,
@@ -305,4 +416,5 @@ REQUEST_TABLES: tuple[Table, ...] = (
     syntax_cases,
     size_cases,
     duplicate_key_cases,
+    whole_text_cases,
 )
