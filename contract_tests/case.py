@@ -27,6 +27,7 @@ class Case:
     group: str = "table"
     # Other (code, status) answers the contract also allows (a percent-encoded path: 404 or the endpoint's).
     also: tuple[tuple[int | None, int | None], ...] = ()
+    compare: str = ""  # cases of one compare group must all get the same answer
 
     def accepted(self) -> tuple[tuple[int | None, int | None], ...]:
         return ((self.code, self.status), *self.also)
@@ -54,8 +55,11 @@ class Factory:
     def unknown_key(self) -> str:
         """A well-formed key no target should know: drawn from the run's seed, never a configured one.
         A fixed one might be some target's real project."""
-        known = {c.key for c in (self.config.credentials, self.config.deleted_project, self.config.deleted_datasource)
-                 if c is not None}
+        known = {
+            c.key
+            for c in (self.config.credentials, self.config.deleted_project, self.config.deleted_datasource)
+            if c is not None
+        }
         draw = random.Random(self.config.seed)
         while True:
             key = f"{draw.getrandbits(96):024x}"

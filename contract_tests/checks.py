@@ -115,8 +115,10 @@ def documented_code(obs: Observation) -> None:
     if code is None or obs.oracle.documented(code):
         return
     if obs.expected()[0] is None and not obs.oracle.never_emitted(code):
-        obs.notes.append(f"HTTP {obs.response.status} answered with code {code}, which the error table does not "
-                         "list (allowed: the contract asks only for a non-zero code there)")
+        obs.notes.append(
+            f"HTTP {obs.response.status} answered with code {code}, which the error table does not "
+            "list (allowed: the contract asks only for a non-zero code there)"
+        )
         return
     raise CodeDrift("documented_code", "a documented code", code)
 
@@ -136,9 +138,10 @@ def expected_code(obs: Observation) -> None:
 @check("response.status")
 def status_code(obs: Observation) -> None:
     """The HTTP status is the one the spec (or the target profile) gives the expected code or rule."""
-    want = obs.expected()[1]
+    code, want = obs.expected()
     if want is not None and obs.response.status != want:
-        raise StatusDrift("status_code", want, obs.response.status)
+        for_code = f" for code {code}" if code is not None else ""
+        raise StatusDrift("status_code", f"HTTP {want}{for_code}", f"HTTP {obs.response.status}")
 
 
 @check("route.no_cors")

@@ -64,6 +64,7 @@ class Profile:
     contact_types: tuple[str, ...] = ()
     code_status: Mapping[int, int] = field(default_factory=dict)
     rule_status: Mapping[str, int] = field(default_factory=dict)
+    accepted: tuple[str, ...] = ()  # drift groups (report keys) accepted as known differences
 
     @classmethod
     def load(cls, path: Path) -> Profile:
@@ -74,7 +75,7 @@ class Profile:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], name: str = "custom") -> Profile:
         s = spec.load()
-        unknown = set(raw) - {"name", "contact_types", "http_status", "rule_status"}
+        unknown = set(raw) - {"name", "contact_types", "http_status", "rule_status", "accepted"}
         if unknown:
             raise ConfigError(f"profile {name}: unknown keys {sorted(unknown)}")
         types = tuple(raw.get("contact_types", s.contact_types))
@@ -88,7 +89,10 @@ class Profile:
             raise ConfigError(f"profile {name}: unknown codes {sorted(bad_codes)} / rules {sorted(bad_rules)}")
         if any(not 100 <= v <= 599 for v in [*code_status.values(), *rule_status.values()]):
             raise ConfigError(f"profile {name}: HTTP statuses must be 100..599")
-        return cls(str(raw.get("name", name)), types, code_status, rule_status)
+        accepted = raw.get("accepted", [])
+        if not isinstance(accepted, list) or not all(isinstance(a, str) for a in accepted):
+            raise ConfigError(f"profile {name}: accepted must be a list of drift-group keys")
+        return cls(str(raw.get("name", name)), types, code_status, rule_status, tuple(accepted))
 
     def types(self) -> tuple[str, ...]:
         return self.contact_types or spec.load().contact_types

@@ -101,10 +101,6 @@ class BudgetExhausted(RuntimeError):
     """The request budget is spent; remaining checks are reported as not checked."""
 
 
-class WriteRefused(RuntimeError):
-    """A check would write to a target where writes are not allowed."""
-
-
 def _plain(value: Any) -> Any:
     """JSON-ready: bytes decoded, JSON types kept, anything else as its repr."""
     if isinstance(value, bytes):

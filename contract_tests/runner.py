@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ from engagelab_kit.contract_tests.drift import (
     ShapeDrift,
 )
 from engagelab_kit.contract_tests.fields import FIELD_TABLES
-from engagelab_kit.contract_tests.http import HttpResponse
+from engagelab_kit.contract_tests.http import HttpResponse, header_text
 from engagelab_kit.contract_tests.precedence import entry_order_cases, precedence_cases
 from engagelab_kit.contract_tests.session import Session
 from engagelab_kit.contract_tests.tables import REQUEST_TABLES
@@ -92,6 +94,7 @@ class Runner:
         self.oracle = self.config.oracle
         self.selected = checks.select(selected)
         self.slow_answers = 0
+        self.compared: dict[str, list[tuple[Case, HttpResponse]]] = {}
 
     def blocked(self, case: Case) -> str:
         """Why this case is not sent, or "" when it is."""
@@ -119,15 +122,20 @@ class Runner:
 
     def check(
         self, case: Case, retry: bool = True, notes: list[str] | None = None
-    ) -> tuple[HttpResponse, list[ContractDrift]]:
+    ) -> tuple[HttpResponse | None, list[ContractDrift]]:
         """Send and check; send once more where the run-level checks ask for it.
 
         Hypothesis replays failures itself, so properties pass retry=False.
         """
-        response = self.session.send(case.request)
+        try:
+            response = self.session.send(case.request)
+        except OSError as failure:  # reset, timeout, refused mid-run: no HTTP answer at all
+            return None, [ShapeDrift("response_shape", "an HTTP response", f"{type(failure).__name__}: {failure}")]
         found = self.observe(case, response, notes)
+        if case.compare:
+            self.compared.setdefault(case.compare, []).append((case, response))
         if found and retry and "intermittency" in self.selected and self.session.remaining() > 0:
-            again = self.session.send(case.request)
+            again = self._resend(case)
             if _answer(again) != _answer(response):
                 found.append(
                     IntermittentDrift(
@@ -138,10 +146,16 @@ class Runner:
                     )
                 )
         elif not found and case.writes_euid is not None and "idempotency" in self.selected:
-            again = self.session.send(case.request)
+            again = self._resend(case)
             if _answer(again, True) != _answer(response, True):
                 found.append(IdempotencyDrift("idempotency", _answer(response, True), _answer(again, True)))
         return response, found
+
+    def _resend(self, case: Case) -> HttpResponse:
+        try:
+            return self.session.send(case.request)
+        except OSError:
+            return HttpResponse(0, {}, b"", 0.0)
 
     def run(self, case: Case) -> Outcome:
         started = time.perf_counter()
@@ -159,9 +173,8 @@ class Runner:
         except BudgetExhausted as stop:
             outcome.reason = str(stop)
             return outcome
-        except OSError as failure:  # reset, timeout, refused mid-run
-            drift = ShapeDrift("response_shape", "an HTTP response", f"{type(failure).__name__}: {failure}")
-            self.record(outcome, case, [drift])
+        if response is None:
+            self.record(outcome, case, found)
             return outcome
         outcome.observed_status = response.status
         outcome.observed_code = Observation(case, response, self.oracle, 0).code()
@@ -181,6 +194,50 @@ class Runner:
         outcome.drifts = [cite(d.record(), case.rule) for d in found]
 
 
+# Headers whose values or presence vary per answer, whatever was asked.
+_VOLATILE = frozenset({"date", "content-length", "connection", "keep-alive", "x-request-id", "server"})
+
+
+def comparable(case: Case, response: HttpResponse) -> tuple[Any, ...]:
+    """An answer with the sent key masked: what a caller can learn from it."""
+    token = header_text(case.request.header("Authorization") or "").rpartition(" ")[2]
+    key = _decoded_key(token)
+    status, code, message = _answer(response, with_message=True)
+    if isinstance(message, str) and key:
+        message = message.replace(key, "<key>")
+    names = tuple(sorted(n.lower() for n in response.headers if n.lower() not in _VOLATILE))
+    return status, code, message, names
+
+
+def _decoded_key(token: str) -> str:
+    try:
+        return base64.b64decode(token).decode("utf-8").partition(":")[0]
+    except (ValueError, binascii.Error):
+        return ""
+
+
+def compare_groups(runner: Runner) -> list[Outcome]:
+    """Run-level check: cases of one compare group must be answered alike."""
+    outcomes = []
+    for group, answers in runner.compared.items():
+        first_case = answers[0][0]
+        outcome = Outcome(f"compare/{group}", first_case.rule, "compare", first_case.code, first_case.status)
+        seen = {c.id: comparable(c, r) for c, r in answers}
+        outcome.verdict = CONFORM
+        if len(set(seen.values())) > 1 and "wrong_secret_alike" in runner.selected:
+            distinct = "; ".join(f"{cid}: {_shown(v)}" for cid, v in seen.items())
+            drift = ContractDrift("wrong_secret_alike", "the same answer for every key", distinct)
+            odd = next(c for c, r in answers if comparable(c, r) != seen[first_case.id])
+            runner.record(outcome, odd, [drift])
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _shown(answer: tuple[Any, ...]) -> str:
+    status, code, message, names = answer
+    return f"HTTP {status}, code {code}, message {message!s}, headers {', '.join(names)}"
+
+
 def cite(record: dict[str, Any], case_rule: str) -> dict[str, Any]:
     """A drift record with the contract rule and sentence it breaks."""
     rule = checks.CITES.get(record["check"]) or case_rule
@@ -195,5 +252,3 @@ def _answer(response: HttpResponse, with_message: bool = False) -> tuple[Any, ..
     code = body.get("code") if isinstance(body, dict) else None
     message = body.get("message") if isinstance(body, dict) and with_message else None
     return (response.status, code, message)
-
-

@@ -103,31 +103,59 @@ def percent_cases(f: Factory) -> Iterator[Case]:
     """Either a 404 (any non-zero code) or exactly what the endpoint answers the same request."""
     unknown = (None, 404)
     for path in PERCENT_SPELLINGS:
-        for label, draft in (("success", f.base()), ("auth", guarded(f, f.base()).but(authorization=None)),
-                             ("euid", f.base().but(euid=NOT_A_NUMBER))):
+        for label, draft in (
+            ("success", f.base()),
+            ("auth", guarded(f, f.base()).but(authorization=None)),
+            ("euid", f.base().but(euid=NOT_A_NUMBER)),
+        ):
             code = 0 if label == "success" else None
-            case = f.case(f"percent-{path}/{label}", "route.percent_encoded", draft.but(path=path), code=code,
-                          rule_of_code={"auth": "auth.header", "euid": "euid.invalid"}.get(label, "success"))
+            case = f.case(
+                f"percent-{path}/{label}",
+                "route.percent_encoded",
+                draft.but(path=path),
+                code=code,
+                rule_of_code={"auth": "auth.header", "euid": "euid.invalid"}.get(label, "success"),
+            )
             yield replace(case, also=(unknown,))
-        get = f.case(f"percent-{path}/GET", "route.percent_encoded", f.base().but(path=path, method="GET"),
-                     rule_of_code="route.method")
+        get = f.case(
+            f"percent-{path}/GET",
+            "route.percent_encoded",
+            f.base().but(path=path, method="GET"),
+            rule_of_code="route.method",
+        )
         yield replace(get, also=(unknown,))
 
 
 def cors_cases(f: Factory) -> Iterator[Case]:
     """No CORS: a preflight is just another method (405), and no answer carries Access-Control-* headers."""
     base = guarded(f, f.base())
-    preflight = (("Origin", ORIGIN), ("Access-Control-Request-Method", "POST"),
-                 ("Access-Control-Request-Headers", "authorization,content-type"))
-    yield f.case("cors-preflight", "route.no_cors", base.but(method="OPTIONS", extra_headers=preflight),
-                 rule_of_code="route.method")
-    yield f.case("cors-preflight-unknown-path", "route.no_cors",
-                 base.but(method="OPTIONS", path="/v1/user", extra_headers=preflight), rule_of_code="route.path")
+    preflight = (
+        ("Origin", ORIGIN),
+        ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Headers", "authorization,content-type"),
+    )
+    yield f.case(
+        "cors-preflight",
+        "route.no_cors",
+        base.but(method="OPTIONS", extra_headers=preflight),
+        rule_of_code="route.method",
+    )
+    yield f.case(
+        "cors-preflight-unknown-path",
+        "route.no_cors",
+        base.but(method="OPTIONS", path="/v1/user", extra_headers=preflight),
+        rule_of_code="route.path",
+    )
     origin = (("Origin", ORIGIN),)
-    yield f.case("cors-origin-success", "route.no_cors", f.base().but(extra_headers=origin), code=0,
-                 rule_of_code="success")
-    yield f.case("cors-origin-rejected", "route.no_cors", base.but(authorization=None, extra_headers=origin),
-                 rule_of_code="auth.header")
+    yield f.case(
+        "cors-origin-success", "route.no_cors", f.base().but(extra_headers=origin), code=0, rule_of_code="success"
+    )
+    yield f.case(
+        "cors-origin-rejected",
+        "route.no_cors",
+        base.but(authorization=None, extra_headers=origin),
+        rule_of_code="auth.header",
+    )
     null_origin = f.base().but(euid=NOT_A_NUMBER, extra_headers=(("Origin", "null"),))
     yield f.case("cors-origin-null", "route.no_cors", null_origin, rule_of_code="euid.invalid")
 
@@ -201,6 +229,25 @@ def auth_cases(f: Factory) -> Iterator[Case]:
     yield f.case("secret-wrong-huge-body", "auth.secret", base.but(authorization=basic(c.key, "wrong"), size=2 << 20))
     yield f.case("missing-huge-body", "auth.header", base.but(authorization=None, size=2 << 20), needs=())
     yield from _deleted(f, base)
+    yield from wrong_secret_alike(f, base)
+
+
+WRONG_SECRET = "not-the-secret-0"
+
+
+def wrong_secret_alike(f: Factory, base: Draft) -> Iterator[Case]:
+    """One wrong secret against the key of each known project: a key's status is only revealed to its
+    secret's holder, so all these answers must be the same (the key itself aside)."""
+    for which in ("credentials", "deleted_project", "deleted_datasource"):
+        key = f.creds(which).key
+        case = f.case(
+            f"wrong-secret-alike/{which}",
+            "auth.status_hidden",
+            base.but(authorization=basic(key, WRONG_SECRET)),
+            needs=(which,),
+            rule_of_code="auth.secret",
+        )
+        yield replace(case, compare="wrong-secret")
 
 
 def _deleted(f: Factory, base: Draft) -> Iterator[Case]:
@@ -383,8 +430,13 @@ def whole_text_cases(f: Factory) -> Iterator[Case]:
     for name, raw in overridden.items():
         for field in ("x", "euid", "contacts"):
             body = b'{"%s":%s,"%s":%s,"euid":%s,"contacts":{"%s":"v"}}' % (
-                field.encode(), raw, field.encode(), b"1" if field != "contacts" else b"{}", str(e_bad).encode(),
-                t.encode())
+                field.encode(),
+                raw,
+                field.encode(),
+                b"1" if field != "contacts" else b"{}",
+                str(e_bad).encode(),
+                t.encode(),
+            )
             if field == "euid":
                 body = b'{"euid":%s,"euid":%s,"contacts":{"%s":"v"}}' % (raw, str(e_bad).encode(), t.encode())
             if field == "contacts":
@@ -395,14 +447,21 @@ def whole_text_cases(f: Factory) -> Iterator[Case]:
     key = b'{"euid":%s,"\ud800":1,"contacts":{"%s":"v"}}' % (str(e_bad).encode(), t.encode())
     yield f.case("json-lone-surrogate-unknown-key", "body.json", bad.but(raw_body=key))
     good = f'{{"euid":{e},"contacts":{{"{t}":"v"}}}}'.encode()
-    yield from passing(f, "json-brackets-in-strings", "body.json",
-                       f.base().but(extra=(("s", "[" * 40 + "{" * 40),)))
+    yield from passing(f, "json-brackets-in-strings", "body.json", f.base().but(extra=(("s", "[" * 40 + "{" * 40),)))
     yield from passing(f, "json-surrounding-whitespace", "body.json", f.base().but(raw_body=b" \r\n\t" + good + b"\n "))
     yield from passing(f, "json-escaped-control", "body.json", f.base().with_entry(0, value=Raw(b'"a\\u0001b"')))
-    yield from passing(f, "json-duplicate-contacts-last-wins", "body.json",
-                       f.base().but(raw_body=f'{{"euid":{e},"contacts":5,"contacts":{{"{t}":"v"}}}}'.encode()))
-    for name, prefix in {"form-feed": b"\x0c", "nbsp": b"\xc2\xa0", "vertical-tab": b"\x0b",
-                         "unit-separator": b"\x1f"}.items():
+    yield from passing(
+        f,
+        "json-duplicate-contacts-last-wins",
+        "body.json",
+        f.base().but(raw_body=f'{{"euid":{e},"contacts":5,"contacts":{{"{t}":"v"}}}}'.encode()),
+    )
+    for name, prefix in {
+        "form-feed": b"\x0c",
+        "nbsp": b"\xc2\xa0",
+        "vertical-tab": b"\x0b",
+        "unit-separator": b"\x1f",
+    }.items():
         yield f.case(f"json-outer-{name}", "body.json", bad.but(raw_body=prefix + bad.body()))
     for literal in (b"01", b"+1", b"1.", b".5", b"0x1", b"-", b"1e", b"True", b"nul"):
         yield f.case(f"json-number-{literal.decode()}", "body.json", bad.but(extra=(("n", Raw(literal)),)))

@@ -48,7 +48,7 @@ _ERROR_TABLE_SENTENCES = {
     "surrogates, nesting deeper than 32 -> 55004; duplicate keys: the last one wins (and counts once); the text "
     "rules hold for the whole body text, including a value a later duplicate key overrides.",
     "body.object": "the top level must be an object -> otherwise 55004; unknown top-level fields are ignored.",
-    "euid.missing": "euid missing, null, or \"\" -> 40007",
+    "euid.missing": 'euid missing, null, or "" -> 40007',
     "euid.invalid": "anything but a JSON integer literal in 1..9223372036854775807 -> 55108; 1.0, 1e3 -> 55108; "
     "an integer literal of any length outside the range -> 55108, never a crash.",
     "euid.unknown": "optional strict mode: an euid the mock has not been told about -> 55108",
@@ -63,35 +63,59 @@ _ERROR_TABLE_SENTENCES = {
     "entry.value_blank": "value empty or only whitespace (Unicode White_Space) -> 55107",
     "entry.value_length": "value longer than 256 characters (Unicode code points; 256 accepted) -> 55105; values "
     "are otherwise opaque.",
-    "success": "Success: the given contacts are merged into that user's stored contacts -> 0, \"success\". "
+    "success": 'Success: the given contacts are merged into that user\'s stored contacts -> 0, "success". '
     "Repeating the same request gives the same result.",
 }
 
 # Sentences of contact-api.md that are not rows of the error table.
 EXTRA_RULES: tuple[ContractRule, ...] = (
-    ContractRule("route.percent_encoded", "Percent-encoded spellings of the path itself are ambiguous: either 404 "
-                 "or exactly the endpoint's own answer is correct."),
+    ContractRule(
+        "route.percent_encoded",
+        "Percent-encoded spellings of the path itself are ambiguous: either 404 "
+        "or exactly the endpoint's own answer is correct.",
+    ),
     ContractRule("route.no_cors", "No CORS: this API is server-to-server."),
     ContractRule("entry.order", "Each entry, in request order, first failure wins."),
     ContractRule("auth.no_echo", "secrets are compared in constant time and never logged or echoed."),
-    ContractRule("auth.status_hidden", "known key, wrong secret -> 40050, whatever the project's or data source's "
-                 "status: a key's status is only revealed to its secret's holder."),
-    ContractRule("response.shape", "Every response body is a JSON object with an integer code and a non-empty "
-                 "string message; the message may carry a short detail after the documented description. No other "
-                 "fields. Never an HTML error page, anywhere."),
-    ContractRule("response.status", "HTTP status by default: 200 for code 0; 401 for 40050, 50031, 50034, 50074; "
-                 "400 for 40007, 55004 and the 551xx codes; 413 for an over-size body; 500 for -1."),
-    ContractRule("response.no_55104", "55104 is not documented anywhere: it must never be emitted, and a target "
-                 "that returns it is drift."),
-    ContractRule("response.no_internal_error", "-1 (internal error) is only produced by deliberate fault "
-                 "injection."),
-    ContractRule("success.merge", "the given contacts are merged into that user's stored contacts (per project "
-                 "and euid; keys not sent are kept)", observable=False,
-                 why_not="the API has no read call: stored contacts cannot be seen from outside"),
-    ContractRule("reject.no_change", "A rejected request changes nothing: the mock is all-or-nothing.",
-                 observable=False, why_not="the API has no read call: stored contacts cannot be seen from outside"),
-    ContractRule("auth.constant_time", "secrets are compared in constant time", observable=False,
-                 why_not="a timing side channel needs thousands of samples; out of a capped run's reach"),
+    ContractRule(
+        "auth.status_hidden",
+        "known key, wrong secret -> 40050, whatever the project's or data source's "
+        "status: a key's status is only revealed to its secret's holder.",
+    ),
+    ContractRule(
+        "response.shape",
+        "Every response body is a JSON object with an integer code and a non-empty "
+        "string message; the message may carry a short detail after the documented description. No other "
+        "fields. Never an HTML error page, anywhere.",
+    ),
+    ContractRule(
+        "response.status",
+        "HTTP status by default: 200 for code 0; 401 for 40050, 50031, 50034, 50074; "
+        "400 for 40007, 55004 and the 551xx codes; 413 for an over-size body; 500 for -1.",
+    ),
+    ContractRule(
+        "response.no_55104",
+        "55104 is not documented anywhere: it must never be emitted, and a target that returns it is drift.",
+    ),
+    ContractRule("response.no_internal_error", "-1 (internal error) is only produced by deliberate fault injection."),
+    ContractRule(
+        "success.merge",
+        "the given contacts are merged into that user's stored contacts (per project and euid; keys not sent are kept)",
+        observable=False,
+        why_not="the API has no read call: stored contacts cannot be seen from outside",
+    ),
+    ContractRule(
+        "reject.no_change",
+        "A rejected request changes nothing: the mock is all-or-nothing.",
+        observable=False,
+        why_not="the API has no read call: stored contacts cannot be seen from outside",
+    ),
+    ContractRule(
+        "auth.constant_time",
+        "secrets are compared in constant time",
+        observable=False,
+        why_not="a timing side channel needs thousands of samples; out of a capped run's reach",
+    ),
 )
 
 _MOCK_OPTIONS = {"euid.unknown": "strict-euid mode is a mock option, off by default: not part of the contract"}

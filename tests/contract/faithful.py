@@ -33,8 +33,18 @@ DELETED_DATASOURCE = ("0000000000000000000000d2", "gone-datasource-secret")
 EUID_MAX = 9223372036854775807
 WHITE_SPACE = frozenset(
     chr(c)
-    for lo, hi in ((9, 13), (32, 32), (133, 133), (160, 160), (5760, 5760), (8192, 8202), (8232, 8233),
-                   (8239, 8239), (8287, 8287), (12288, 12288))
+    for lo, hi in (
+        (9, 13),
+        (32, 32),
+        (133, 133),
+        (160, 160),
+        (5760, 5760),
+        (8192, 8202),
+        (8232, 8233),
+        (8239, 8239),
+        (8287, 8287),
+        (12288, 12288),
+    )
     for c in range(lo, hi + 1)
 )
 DESCRIPTIONS = {
@@ -107,10 +117,14 @@ class Faithful:
     max_value = 256
     euid_min, euid_max = 1, EUID_MAX
     white_space = WHITE_SPACE
+    head_body = False  # HEAD answers carry no body
 
     def __init__(self) -> None:
-        self.projects = {KEY: (SECRET, "active"), DELETED_PROJECT[0]: (DELETED_PROJECT[1], "project_deleted"),
-                         DELETED_DATASOURCE[0]: (DELETED_DATASOURCE[1], "datasource_deleted")}
+        self.projects = {
+            KEY: (SECRET, "active"),
+            DELETED_PROJECT[0]: (DELETED_PROJECT[1], "project_deleted"),
+            DELETED_DATASOURCE[0]: (DELETED_DATASOURCE[1], "datasource_deleted"),
+        }
         self.store: dict[tuple[str, int], dict[str, str]] = {}
         self.lock = threading.Lock()
 
@@ -232,8 +246,7 @@ class Faithful:
         if self.depth(text) > self.max_depth:
             raise Reject(55004, "nested too deeply")
         try:
-            return json.loads(text, parse_constant=self.constant, parse_int=self.integer,
-                              object_pairs_hook=self.pairs)
+            return json.loads(text, parse_constant=self.constant, parse_int=self.integer, object_pairs_hook=self.pairs)
         except ValueError as error:
             raise Reject(55004, f"not JSON ({type(error).__name__})") from None
 
@@ -364,26 +377,34 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         req = Request(self.command, self.path, list(self.headers.items()), body)
         reply = self.api.answer(req)
-        payload = reply.raw if reply.raw is not None else json.dumps(
-            {"code": reply.code, "message": reply.message}, ensure_ascii=False
-        ).encode()
+        payload = (
+            reply.raw
+            if reply.raw is not None
+            else json.dumps({"code": reply.code, "message": reply.message}, ensure_ascii=False).encode()
+        )
         self.send_response(reply.status)
         headers = reply.headers
         if not any(k.lower() == "content-type" for k, _ in headers):
             headers = [("Content-Type", "application/json; charset=utf-8"), *headers]
         for name, value in headers:
             self.send_header(name, value)
-        self.send_header("Content-Length", str(0 if self.command == "HEAD" else len(payload)))
+        bodiless = self.command == "HEAD" and not self.api.head_body
+        self.send_header("Content-Length", str(0 if bodiless else len(payload)))
         self.end_headers()
-        if self.command != "HEAD":
+        if not bodiless:
             self.wfile.write(payload)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None  # a deviant that crashes closes the connection; the suite reports it
 
 
 @contextmanager
 def serve(api: Faithful | None = None) -> Iterator[str]:
     """Serve `api` (default: the faithful implementation) on a free loopback port; yields the base URL."""
     handler = type("BoundHandler", (Handler,), {"api": api if api is not None else Faithful()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
