@@ -46,10 +46,14 @@ class ContractRun:
         for case in cases:
             self._ready[case.id] = self.runner.run(case)
         for prop, examples in drawn:
-            self._ready[f"property/{prop.name}"] = run_property(prop, self.runner, self.factory, examples)
+            started = time.perf_counter()
+            outcome = run_property(prop, self.runner, self.factory, examples)
+            outcome.seconds = time.perf_counter() - started
+            self._ready[f"property/{prop.name}"] = outcome
 
     def run_case(self, case: Case) -> Outcome:
-        return self._keep(self._ready.pop(case.id, None) or self.runner.run(case))
+        ready = self._ready.pop(case.id, None)
+        return self._keep(ready if ready is not None else self.runner.run(case))
 
     def run_property(self, prop: Property) -> Outcome:
         ready = self._ready.pop(f"property/{prop.name}", None)
@@ -86,7 +90,7 @@ def prioritise(cases: list[Case]) -> list[Case]:
     first: list[Case] = []
     seen: set[str] = set()
     for case in cases:
-        if case.rule not in seen and case.group == "table":
+        if case.rule not in seen:
             seen.add(case.rule)
             first.append(case)
     chosen = {c.id for c in first}

@@ -172,7 +172,8 @@ def planned_cases(config: RunConfig, run: ContractRun) -> int:
     return len(build_cases(config)) + len(PROPERTIES) + sum(1 for o in run.outcomes if o.group == "compare")
 
 
-def _list_rules(config: RunConfig) -> str:
+def rules_table(config: RunConfig) -> str:
+    """The traceability table (Markdown): every rule, the cases and checks that verify it."""
     cases = [(c.id, c.rule) for c in build_cases(config)]
     from engagelab_kit.contract_tests.properties import PROPERTIES
 
@@ -207,7 +208,7 @@ def _main(args: argparse.Namespace) -> int:
         sys.stderr.write(f"{PROG}: error: {error}\n")
         return EXIT_USAGE
     if args.list_rules:
-        out.write(_list_rules(config))
+        out.write(rules_table(config))
         return EXIT_OK
     if config.dry_run:
         out.write("\n".join(plan(config)) + "\n")

@@ -62,10 +62,6 @@ class MessageDrift(ContractDrift):
     kind = "message"
 
 
-class LatencyDrift(ContractDrift):
-    kind = "latency"
-
-
 class IdempotencyDrift(ContractDrift):
     kind = "idempotency"
 

@@ -220,6 +220,7 @@ def compare_groups(runner: Runner) -> list[Outcome]:
     """Run-level check: cases of one compare group must be answered alike."""
     outcomes = []
     for group, answers in runner.compared.items():
+        started = time.perf_counter()
         first_case = answers[0][0]
         outcome = Outcome(f"compare/{group}", first_case.rule, "compare", first_case.code, first_case.status)
         seen = {c.id: comparable(c, r) for c, r in answers}
@@ -229,6 +230,7 @@ def compare_groups(runner: Runner) -> list[Outcome]:
             drift = ContractDrift("wrong_secret_alike", "the same answer for every key", distinct)
             odd = next(c for c, r in answers if comparable(c, r) != seen[first_case.id])
             runner.record(outcome, odd, [drift])
+        outcome.seconds = time.perf_counter() - started
         outcomes.append(outcome)
     return outcomes
 

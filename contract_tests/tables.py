@@ -444,7 +444,7 @@ def whole_text_cases(f: Factory) -> Iterator[Case]:
             yield f.case(f"json-overridden-{field}-{name}", "body.json", bad.but(raw_body=body))
         entry = b'{"euid":%s,"contacts":{"%s":%s,"%s":"v"}}' % (str(e_bad).encode(), t.encode(), raw, t.encode())
         yield f.case(f"json-overridden-entry-{name}", "body.json", bad.but(raw_body=entry))
-    key = b'{"euid":%s,"\ud800":1,"contacts":{"%s":"v"}}' % (str(e_bad).encode(), t.encode())
+    key = b'{"euid":%s,"\\ud800":1,"contacts":{"%s":"v"}}' % (str(e_bad).encode(), t.encode())
     yield f.case("json-lone-surrogate-unknown-key", "body.json", bad.but(raw_body=key))
     good = f'{{"euid":{e},"contacts":{{"{t}":"v"}}}}'.encode()
     yield from passing(f, "json-brackets-in-strings", "body.json", f.base().but(extra=(("s", "[" * 40 + "{" * 40),)))

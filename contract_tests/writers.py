@@ -102,14 +102,14 @@ def markdown(data: Mapping[str, Any]) -> str:
             "",
         ]
     if not data["drift_groups"]:
-        lines.append("None.")
+        lines.append("No drift found.")
     for g in data.get("gone", []):
         lines.append(f"- gone since the baseline: `{g['rule']}`: {_md(g['check'])} observed {_md(g['observed'])}")
     lines += ["", "## Notes (left open by the contract; never drift)", ""]
     for n in data["notes"]:
         lines.append(f"- {_md(n['note'])} ({n['count']}x, e.g. `{n['example_case']}`)")
     if not data["notes"]:
-        lines.append("None.")
+        lines.append("Nothing noted.")
     return "\n".join(lines) + "\n"
 
 
