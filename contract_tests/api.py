@@ -60,7 +60,7 @@ class ContractRun:
         if ready is not None:
             return self._keep(ready)
         started = time.perf_counter()
-        outcome = run_property(prop, self.runner, self.factory)
+        outcome = run_property(prop, self.runner, self.factory, generate(prop, self.factory))
         outcome.seconds = time.perf_counter() - started
         return self._keep(outcome)
 

@@ -85,6 +85,9 @@ def skip_reason(case: Case, config: RunConfig) -> str:
 # After this many answers over --max-latency the run stops sending: the drift is
 # established, and waiting seconds per request would only make the run crawl.
 LATENCY_BREAKER = 5
+# Drifting requests re-sent to tell a steady drift from an intermittent one: enough to see the
+# difference, few enough that a target failing everything is not sent everything twice.
+RESEND_LIMIT = 40
 
 
 class Runner:
@@ -94,6 +97,7 @@ class Runner:
         self.oracle = self.config.oracle
         self.selected = checks.select(selected)
         self.slow_answers = 0
+        self._resends = 0
         self.compared: dict[str, list[tuple[Case, HttpResponse]]] = {}
 
     def blocked(self, case: Case) -> str:
@@ -134,7 +138,14 @@ class Runner:
         found = self.observe(case, response, notes)
         if case.compare:
             self.compared.setdefault(case.compare, []).append((case, response))
-        if found and retry and "intermittency" in self.selected and self.session.remaining() > 0:
+        if (
+            found
+            and retry
+            and self._resends < RESEND_LIMIT
+            and "intermittency" in self.selected
+            and self.session.remaining() > 0
+        ):
+            self._resends += 1
             again = self._resend(case)
             if _answer(again) != _answer(response):
                 found.append(
