@@ -164,6 +164,23 @@ def _token(text: bytes) -> str:
     return base64.b64encode(text).decode()
 
 
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _non_canonical(suffix: str, token: str) -> dict[str, str]:
+    """Spellings of a padded token that only a lenient decoder reads as the same bytes."""
+    if not token.endswith("="):
+        return {}
+    pos = len(token.rstrip("=")) - 1
+    flipped = _B64[_B64.index(token[pos]) ^ 1]  # an unused low bit
+    return {
+        f"unpadded{suffix}": f"Basic {token.rstrip('=')}",
+        f"non-canonical-bits{suffix}": f"Basic {token[:pos]}{flipped}{token[pos + 1 :]}",
+        f"extra-padding{suffix}": f"Basic {token}=",
+        f"inner-space{suffix}": f"Basic {token[:4]} {token[4:]}",
+    }
+
+
 def auth_cases(f: Factory) -> Iterator[Case]:
     c = f.creds()
     base = guarded(f, f.base())
@@ -187,13 +204,12 @@ def auth_cases(f: Factory) -> Iterator[Case]:
         "double-scheme": f"Basic Basic {good}",
         "tab-separator": f"Basic\t{good}",  # "one or more spaces": a tab is not one
     }
-    if good.endswith("="):
-        header["unpadded"] = f"Basic {good.rstrip('=')}"
-        pos = len(good.rstrip("=")) - 1
-        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-        # Flip an unused low bit: lenient decoders still read the same bytes.
-        header["non-canonical-bits"] = f"Basic {good[:pos]}{alphabet[alphabet.index(good[pos]) ^ 1]}{good[pos + 1 :]}"
-        header["extra-padding"] = f"Basic {good}="
+    header.update(_non_canonical("", good))
+    # Real credentials may encode without padding; an unknown key with a padded encoding shows
+    # whether padding and unused bits are checked (a lenient decoder answers 50034).
+    for pad in (1, 2):
+        payload = f"{f.unknown_key}:{'s' * (3 + pad)}".encode()
+        header.update(_non_canonical(f"-unknown-key-pad{pad}", _token(payload)))
     for name, value in header.items():
         yield f.case(f"header-{name}", "auth.header", base.but(authorization=value))
     for name, value in {

@@ -39,6 +39,13 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)
+# Every pair as a flat list, duplicates included: the text rules hold for the whole body, a value
+# that a later duplicate key overrides too (contact-api.md).
+_ALL_PAIRS = json.JSONDecoder(
+    parse_int=_parse_int,
+    parse_constant=_reject_constant,
+    object_pairs_hook=lambda items: [x for pair in items for x in pair],
+)
 # Only bodies whose text contains an escape of a surrogate can hold a lone one.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -92,7 +99,7 @@ def parse_object(body: bytes, max_depth: int) -> dict[str, Any]:
     surrogates = _SURROGATE_ESCAPE.search(text) is not None
     # A text with no more brackets than the limit cannot nest deeper than it: skip the walk.
     if surrogates or text.count("{") + text.count("[") > max_depth:
-        _check_tree(value, 1, max_depth, surrogates)
+        _check_tree(_ALL_PAIRS.decode(text), 1, max_depth, surrogates)
     if not isinstance(value, dict):
         raise ApiError(55004, "body is not a JSON object")
     return value

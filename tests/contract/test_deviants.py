@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from deviants import DEVIANTS, Deviant
-from test_cli_and_safety import MOCK_KNOWN_DRIFT
 
 from engagelab_kit import contract_tests
 from engagelab_kit.contract_tests import ContractRun, RunConfig
@@ -19,12 +18,11 @@ def run_suite(app: Any, select: tuple[str, ...] = ("*",), **options: Any) -> Con
     return contract_tests.run(config, app=app, select=select)
 
 
-def test_faithful_mock_has_no_drift_but_the_known_one() -> None:
+def test_faithful_mock_has_no_drift() -> None:
     result = run_suite(create_app())
-    drifted = {o.case_id for o in result.drifted}
-    assert drifted and drifted <= MOCK_KNOWN_DRIFT
+    assert [o.case_id for o in result.drifted] == []
     assert len(result.outcomes) > 500
-    assert all(o.verdict in ("conform", "drift") for o in result.outcomes)
+    assert all(o.verdict == "conform" for o in result.outcomes)
 
 
 def test_slow_answers_are_notes_not_drift() -> None:

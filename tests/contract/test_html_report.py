@@ -16,7 +16,6 @@ import pytest
 
 from engagelab_kit import contract_tests
 from engagelab_kit.contract_tests import RunConfig, report, writers
-from engagelab_kit.mock_server import create_app
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 

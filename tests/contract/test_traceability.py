@@ -31,15 +31,15 @@ def test_every_observable_rule_has_a_case_or_a_check() -> None:
     assert unverified == []
 
 
-def test_docs_table_is_the_generated_one() -> None:
-    generated = f"# Contract rules and the checks that verify them\n\n{HEADER}\n\n" + rules_table(
+def generated() -> str:
+    return f"# Contract rules and the checks that verify them\n\n{HEADER}\n\n" + rules_table(
         RunConfig().with_defaults({})
     )
-    assert DOC.read_text("utf-8") == generated, "regenerate: python tests/contract/test_traceability.py"
+
+
+def test_docs_table_is_the_generated_one() -> None:
+    assert DOC.read_text("utf-8") == generated(), "regenerate: python tests/contract/test_traceability.py"
 
 
 if __name__ == "__main__":
-    DOC.write_text(
-        f"# Contract rules and the checks that verify them\n\n{HEADER}\n\n" + rules_table(RunConfig().with_defaults({})),
-        "utf-8",
-    )
+    DOC.write_text(generated(), "utf-8")
