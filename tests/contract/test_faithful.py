@@ -23,8 +23,20 @@ def test_enough_deviants_covering_every_part_of_the_contract() -> None:
     assert len(DEVIANTS) >= 100
     assert len({d.name for d in DEVIANTS}) == len(DEVIANTS)
     sections = {d.section.split("/")[0] for d in DEVIANTS}
-    for part in ("route", "cors", "auth.header", "auth.status_hidden", "auth.no_echo", "body.json", "entry.order",
-                 "contacts.type", "euid.invalid", "response.shape", "response.status", "success"):
+    for part in (
+        "route",
+        "cors",
+        "auth.header",
+        "auth.status_hidden",
+        "auth.no_echo",
+        "body.json",
+        "entry.order",
+        "contacts.type",
+        "euid.invalid",
+        "response.shape",
+        "response.status",
+        "success",
+    ):
         assert part in sections, part
 
 

@@ -25,8 +25,9 @@ def _chromium() -> str:
     if found is None:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=600, env=env, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, timeout=1200, env=env,
-                       capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"], check=True, timeout=1200, env=env, capture_output=True
+        )
         found = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
     assert found, "chromium could not be installed from the system packages"
     return found
@@ -40,10 +41,24 @@ def chromium() -> str:
 def render(browser: str, page: Path, tmp: Path) -> tuple[str, list[str]]:
     """(the DOM after load, console messages at error level) of `page`, offline."""
     done = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         f"--user-data-dir={tmp / 'profile'}", "--enable-logging=stderr", "--v=0", "--proxy-server=127.0.0.1:9",
-         "--virtual-time-budget=2000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            f"--user-data-dir={tmp / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--proxy-server=127.0.0.1:9",
+            "--virtual-time-budget=2000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     errors = [line for line in console if re.search(r"error|Uncaught|Failed to load", line, re.IGNORECASE)]
@@ -61,7 +76,7 @@ def test_report_renders_offline_without_console_errors(chromium: str, tmp_path: 
     assert "<script src" not in source and "<link" not in source and "http://" not in source.split("<pre>")[0]
     dom, errors = render(chromium, page, tmp_path)
     assert errors == []
-    assert "id=\"matrix\"" in dom and "Drift groups" in dom and "Coverage" in dom
+    assert 'id="matrix"' in dom and "Drift groups" in dom and "Coverage" in dom
     assert "entry.value_length" in dom and "curl " in dom
 
 
