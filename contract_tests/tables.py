@@ -24,7 +24,9 @@ def passing(
     """The draft must get past `rule`: success as is, the later failure otherwise."""
     yield f.case(f"{case_id}/success", "success", draft, code=0, needs=needs)
     if draft.euid not in (OMIT, None, "") and draft.raw_body is None:
-        yield f.case(f"{case_id}/then-euid-invalid", rule, draft.but(euid=NOT_A_NUMBER), code=55108, needs=needs)
+        yield f.case(
+            f"{case_id}/then-euid-invalid", rule, draft.but(euid=NOT_A_NUMBER), needs=needs, rule_of_code="euid.invalid"
+        )
 
 
 def passing_entry(f: Factory, case_id: str, rule: str, draft: Draft) -> Iterator[Case]:
@@ -32,9 +34,9 @@ def passing_entry(f: Factory, case_id: str, rule: str, draft: Draft) -> Iterator
     yield f.case(f"{case_id}/success", "success", draft, code=0)
     used = {name for name, _ in draft.entries}
     spare = next((t for t in f.types if t not in used), None)
-    name, code = (spare, 55103) if spare else ("zz_not_a_contact_type", 55106)
+    name, fails = (spare, "entry.value_null") if spare else ("zz_not_a_contact_type", "entry.name_unsupported")
     later = draft.but(entries=(*draft.entries, (name, None)))
-    yield f.case(f"{case_id}/then-next-entry-fails", rule, later, code=code)
+    yield f.case(f"{case_id}/then-next-entry-fails", rule, later, rule_of_code=fails)
 
 
 def guarded(f: Factory, draft: Draft) -> Draft:
@@ -424,7 +426,7 @@ def duplicate_key_cases(f: Factory) -> Iterator[Case]:
         "duplicate-names-count-once",
         "contacts.count",
         f.base().but(raw_body=raw),
-        code=0 if len(f.types) >= limit else 55106,
+        code=0 if len(f.types) >= limit else f.oracle.rule_code("entry.name_unsupported"),
     )
 
 
