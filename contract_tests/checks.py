@@ -159,23 +159,28 @@ _MIN_ECHO = 6
 @check("auth.no_echo")
 def no_secret_echo(obs: Observation) -> None:
     """The secret the request sent (or its Basic token) never comes back, in the body or a header."""
-    token, secret = _sent_credentials(obs.case.request.header("Authorization"))
+    key, token, secret = _sent_credentials(obs.case.request.header("Authorization"))
     answer = obs.response.body.decode("utf-8", "replace") + "\n" + "\n".join(obs.response.headers.values())
+    if key:
+        answer = answer.replace(key, "")  # a message may name the key; a secret inside the key is no echo
+    sent_body = obs.case.request.body.decode("utf-8", "replace")
     for label, text in (("the secret sent", secret), ("the Basic token sent", token)):
-        if len(text) >= _MIN_ECHO and text in answer:
+        # Short texts, or texts the body also carries, could come back for other reasons.
+        if len(text) >= _MIN_ECHO and text not in sent_body and text in answer:
             raise ShapeDrift("no_secret_echo", "the secret never echoed", f"the answer contains {label}")
 
 
-def _sent_credentials(header: object) -> tuple[str, str]:
-    """(token, secret) of a Basic Authorization value; empty strings when there is none."""
+def _sent_credentials(header: object) -> tuple[str, str, str]:
+    """(key, token, secret) of a Basic Authorization value; empty strings where there is none."""
     if not isinstance(header, (str, bytes)):
-        return "", ""
+        return "", "", ""
     token = header_text(header).strip().rpartition(" ")[2]
     try:
         decoded = base64.b64decode(token, validate=False).decode("utf-8")
     except (binascii.Error, ValueError):
-        return token, ""
-    return token, decoded.partition(":")[2]
+        return "", token, ""
+    key, _, secret = decoded.partition(":")
+    return key, token, secret
 
 
 @check("response.shape")

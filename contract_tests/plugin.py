@@ -13,6 +13,7 @@ import pytest
 from engagelab_kit.contract_tests import checks, report, writers
 from engagelab_kit.contract_tests.api import ContractRun, plan
 from engagelab_kit.contract_tests.config import ENV_TARGET, Profile, RunConfig
+from engagelab_kit.contract_tests.discovery import mock_credentials
 from engagelab_kit.contract_tests.drift import ConfigError
 from engagelab_kit.contract_tests.properties import PROPERTIES
 from engagelab_kit.contract_tests.session import load_app
@@ -60,7 +61,7 @@ def config_from_options(config: pytest.Config) -> RunConfig:
         report_dir=Path(opt("--report-dir")) if opt("--report-dir") else None,
         app_factory=opt("--app"),
     )
-    return run.with_defaults()
+    return mock_credentials(run.with_defaults())
 
 
 def pytest_configure(config: pytest.Config) -> None:
