@@ -56,6 +56,7 @@ def group_drifts(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "observed": r["observed"],
                 "count": 0,
                 "cases": [],
+                "detail": r.get("detail", ""),
                 "reproduction": r.get("curl", ""),
                 "example_case": r.get("case_id", ""),
             }

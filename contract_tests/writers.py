@@ -94,7 +94,8 @@ def markdown(data: Mapping[str, Any]) -> str:
             f"observed {_md(g['observed'])}{status}",
             "",
             f"- contract: {_md(g['sentence'])}",
-            f"- {g['count']} finding(s), e.g. `{g['example_case']}`",
+            f"- {g['count']} finding(s), e.g. `{g['example_case']}`"
+            + (f": {_md(g['detail'])}" if g.get("detail") else ""),
             "",
             "```sh",
             g["reproduction"],
@@ -141,8 +142,9 @@ def render_html(data: Mapping[str, Any]) -> str:
         "</tr>",
     ]
     for rule_id, r in data["rules"].items():
+        checked_everywhere = "every answer" if r["verdict"] == "conform" and not r["cases"] else ""
         cells = {
-            "conform": r["conform"],
+            "conform": r["conform"] or checked_everywhere,
             "drift": len(r["drifted"]),
             "not checked": r["not_checked"],
             "not observable": "x" if r["verdict"] == "not observable" else "",
@@ -165,7 +167,8 @@ def render_html(data: Mapping[str, Any]) -> str:
             f"<section class='group'><h3><code>{e(g['rule'])}</code> {e(g['check'])}: expected "
             f"{e(text(g['expected']))}, observed {e(text(g['observed']))} <span class='{e(status)}'>{e(status)}</span>"
             "</h3>",
-            f"<p>{e(g['sentence'])}</p><p>{g['count']} finding(s), e.g. <code>{e(g['example_case'])}</code></p>",
+            f"<p>{e(g['sentence'])}</p><p>{g['count']} finding(s), e.g. <code>{e(g['example_case'])}</code> "
+            f"{e(g.get('detail', ''))}</p>",
             f"<pre>{e(g['reproduction'])}</pre></section>",
         ]
     if not data["drift_groups"]:
