@@ -100,14 +100,21 @@ def test_cli_drift_exit_code_and_redaction(tmp_path: Path) -> None:
 
 
 def test_unreachable_target_is_one_line_exit_3(tmp_path: Path) -> None:
-    for target in ("http://127.0.0.1:9", "http://no-such-host.invalid"):
-        started = time.monotonic()
-        done = cli("--target", target, cwd=tmp_path)
-        assert done.returncode == 3, done.stderr
-        assert time.monotonic() - started < 20
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and target in lines[0], done.stderr
-        assert "Traceback" not in done.stdout + done.stderr
+    with faithful.serve() as plain_http:
+        tls_to_plain = plain_http.replace("http://", "https://")  # a TLS handshake with a plain HTTP server
+        targets = ("http://127.0.0.1:9", "http://no-such-host.invalid", tls_to_plain)
+        for target in targets:
+            _assert_unreachable(target, tmp_path)
+
+
+def _assert_unreachable(target: str, tmp_path: Path) -> None:
+    started = time.monotonic()
+    done = cli("--target", target, cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert time.monotonic() - started < 20
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and target in lines[0], done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_small_budget_is_incomplete_never_conform(tmp_path: Path) -> None:
