@@ -301,6 +301,7 @@ def content_type_cases(f: Factory) -> Iterator[Case]:
         "APPLICATION/JSON",
         "Application/Json; Charset=UTF-8",
         "application/json;charset=utf-8",
+        "application/json; foo=bar",  # parameters such as charset: others are allowed too
     ):
         yield from passing(f, f"content-type-{ctype}", "body.content_type", f.base().but(content_type=ctype))
 
