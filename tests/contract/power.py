@@ -52,7 +52,8 @@ def faithful_variants() -> list[tuple[str, Faithful]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sample", type=int, default=0, help="only every N-th deviant")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="print only the misses and the figure")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME", help="only this deviant (repeatable)")
     args = parser.parse_args(argv)
     false_alarms = 0
     for label, api in faithful_variants():
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{result.drifts[:5]}"
         )
     chosen: list[Deviant] = DEVIANTS[:: args.sample] if args.sample else DEVIANTS
+    if args.only:
+        chosen = [d for d in chosen if d.name in args.only]
     missed: list[str] = []
     slowest = 0.0
     for deviant in chosen:
