@@ -315,3 +315,13 @@ def test_cli_against_make_serve_checks_everything(tmp_path: Path, served: Any) -
         assert data["rules"][rule]["verdict"] == "conform", rule
     assert data["drift_groups"] == []
     assert "deleted-project-secret" not in (tmp_path / "r" / "summary.md").read_text()
+
+
+def test_mock_lists_its_credentials_only_with_the_token() -> None:
+    from engagelab_kit.mock_server.settings import Settings
+
+    client = create_app(Settings(control_token="t0ken")).test_client()
+    assert client.get("/__mock/credentials").status_code == 401
+    listed = client.get("/__mock/credentials", headers={"X-Mock-Token": "t0ken"}).get_json()["projects"]
+    assert {p["status"] for p in listed} == {"active", "project_deleted", "datasource_deleted"}
+    assert all(p["key"] and p["secret"] for p in listed)
