@@ -23,6 +23,7 @@ from engagelab_kit.contract_tests.drift import (
 from engagelab_kit.contract_tests.fields import FIELD_TABLES
 from engagelab_kit.contract_tests.http import HttpResponse, header_text
 from engagelab_kit.contract_tests.precedence import entry_order_cases, precedence_cases
+from engagelab_kit.contract_tests.routes import ROUTE_TABLES
 from engagelab_kit.contract_tests.session import Session
 from engagelab_kit.contract_tests.tables import REQUEST_TABLES
 from engagelab_kit.contract_tests.traceability import sentence
@@ -55,7 +56,7 @@ class Outcome:
 def build_cases(config: RunConfig) -> list[Case]:
     factory = Factory(config, config.oracle)
     cases: list[Case] = []
-    for table in (*REQUEST_TABLES, *FIELD_TABLES, precedence_cases, entry_order_cases):
+    for table in (*ROUTE_TABLES, *REQUEST_TABLES, *FIELD_TABLES, precedence_cases, entry_order_cases):
         cases.extend(table(factory))
     seen: set[str] = set()
     for case in cases:
