@@ -25,6 +25,12 @@ class Case:
     writes_euid: int | None = None  # set on success-path cases: the euid written
     needs: tuple[str, ...] = ()  # credentials the case cannot run without
     group: str = "table"
+    # Other (code, status) answers the contract also allows (a percent-encoded path: 404 or the endpoint's).
+    also: tuple[tuple[int | None, int | None], ...] = ()
+    compare: str = ""  # cases of one compare group must all get the same answer
+
+    def accepted(self) -> tuple[tuple[int | None, int | None], ...]:
+        return ((self.code, self.status), *self.also)
 
     def __repr__(self) -> str:
         return f"Case({self.id})"
@@ -49,8 +55,11 @@ class Factory:
     def unknown_key(self) -> str:
         """A well-formed key no target should know: drawn from the run's seed, never a configured one.
         A fixed one might be some target's real project."""
-        known = {c.key for c in (self.config.credentials, self.config.deleted_project, self.config.deleted_datasource)
-                 if c is not None}
+        known = {
+            c.key
+            for c in (self.config.credentials, self.config.deleted_project, self.config.deleted_datasource)
+            if c is not None
+        }
         draw = random.Random(self.config.seed)
         while True:
             key = f"{draw.getrandbits(96):024x}"
@@ -72,15 +81,17 @@ class Factory:
         code: int | None = None,
         needs: tuple[str, ...] = ("credentials",),
         group: str = "table",
+        rule_of_code: str | None = None,
     ) -> Case:
-        """A case expecting the rule's code (or `code`) with the matching status."""
-        expected = self.oracle.rule_code(rule) if code is None and rule not in ROUTE_RULES else code
+        """A case for `rule` expecting the code (and matching status) of `rule_of_code` (default: `rule`),
+        or `code` when given."""
+        decides = rule_of_code or rule
+        routed = decides in ROUTE_RULES
+        expected = code if code is not None or routed else self.oracle.rule_code(decides)
+        by_rule = (routed and expected is None) or (not routed and expected == self.oracle.rule_code(decides))
         writes = _written_euid(draft) if expected == 0 else None
-        routed = rule in ROUTE_RULES and expected is None
-        status_rule = rule if routed or (rule not in ROUTE_RULES and expected == self.oracle.rule_code(rule)) else None
-        return Case(
-            case_id, rule, draft.request(), expected, self.oracle.status(status_rule, expected), writes, needs, group
-        )
+        status = self.oracle.status(decides if by_rule else None, expected)
+        return Case(case_id, rule, draft.request(), expected, status, writes, needs, group)
 
 
 ROUTE_RULES = ("route.path", "route.method")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import json
 import os
@@ -10,11 +11,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from engagelab_kit import spec
 from engagelab_kit.contract_tests.drift import ConfigError
+
+if TYPE_CHECKING:
+    from engagelab_kit.contract_tests.oracle import Oracle
 
 ENV_TARGET = "CONTRACT_TARGET"
 ENV_KEY = "ENGAGELAB_API_KEY"
@@ -60,6 +64,7 @@ class Profile:
     contact_types: tuple[str, ...] = ()
     code_status: Mapping[int, int] = field(default_factory=dict)
     rule_status: Mapping[str, int] = field(default_factory=dict)
+    accepted: tuple[str, ...] = ()  # drift groups (report keys) accepted as known differences
 
     @classmethod
     def load(cls, path: Path) -> Profile:
@@ -70,7 +75,7 @@ class Profile:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], name: str = "custom") -> Profile:
         s = spec.load()
-        unknown = set(raw) - {"name", "contact_types", "http_status", "rule_status"}
+        unknown = set(raw) - {"name", "contact_types", "http_status", "rule_status", "accepted"}
         if unknown:
             raise ConfigError(f"profile {name}: unknown keys {sorted(unknown)}")
         types = tuple(raw.get("contact_types", s.contact_types))
@@ -84,7 +89,10 @@ class Profile:
             raise ConfigError(f"profile {name}: unknown codes {sorted(bad_codes)} / rules {sorted(bad_rules)}")
         if any(not 100 <= v <= 599 for v in [*code_status.values(), *rule_status.values()]):
             raise ConfigError(f"profile {name}: HTTP statuses must be 100..599")
-        return cls(str(raw.get("name", name)), types, code_status, rule_status)
+        accepted = raw.get("accepted", [])
+        if not isinstance(accepted, list) or not all(isinstance(a, str) for a in accepted):
+            raise ConfigError(f"profile {name}: accepted must be a list of drift-group keys")
+        return cls(str(raw.get("name", name)), types, code_status, rule_status, tuple(accepted))
 
     def types(self) -> tuple[str, ...]:
         return self.contact_types or spec.load().contact_types
@@ -125,6 +133,13 @@ class RunConfig:
     @property
     def kind(self) -> TargetKind:
         return classify(self.target)
+
+    @functools.cached_property
+    def oracle(self) -> Oracle:
+        """The run's one Oracle (spec plus profile), built on first use."""
+        from engagelab_kit.contract_tests.oracle import Oracle
+
+        return Oracle.load(self.profile)
 
     @property
     def local(self) -> bool:

@@ -54,6 +54,7 @@ class Draft:
     size: int = 0  # pad the body to exactly this many bytes
     wrap_array: bool = False
     raw_body: bytes | None = None
+    extra_headers: tuple[tuple[str, HeaderValue], ...] = ()
 
     @classmethod
     def valid(cls, creds: Credentials, euid: int, contact_type: str) -> Draft:
@@ -106,6 +107,7 @@ class Draft:
             headers.append(("Authorization", self.authorization))
         if self.content_type is not None:
             headers.append(("Content-Type", self.content_type))
+        headers.extend(self.extra_headers)
         body = b"" if self.method in ("GET", "HEAD") else self.body()
         return HttpRequest(self.method, self.path, tuple(headers), body, self.query)
 

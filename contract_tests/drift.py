@@ -62,10 +62,6 @@ class MessageDrift(ContractDrift):
     kind = "message"
 
 
-class LatencyDrift(ContractDrift):
-    kind = "latency"
-
-
 class IdempotencyDrift(ContractDrift):
     kind = "idempotency"
 
@@ -99,10 +95,6 @@ class ConfigError(ValueError):
 
 class BudgetExhausted(RuntimeError):
     """The request budget is spent; remaining checks are reported as not checked."""
-
-
-class WriteRefused(RuntimeError):
-    """A check would write to a target where writes are not allowed."""
 
 
 def _plain(value: Any) -> Any:

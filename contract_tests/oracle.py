@@ -46,6 +46,11 @@ class Oracle:
     def documented(self, code: int) -> bool:
         return code in self.spec.documented_codes
 
+    def never_emitted(self, code: int) -> bool:
+        """Listed in the error table as a code no target may send (55104)."""
+        entry = self.spec.codes.get(code)
+        return entry is not None and not entry.emitted
+
     def message_prefixes(self, code: int) -> tuple[str, ...]:
         """Texts a failure message may start with: the description (its final period optional)
         or a message the vendor has published for the code."""
@@ -54,25 +59,25 @@ class Oracle:
             return ()
         return (entry.description.rstrip("."), *entry.published_messages)
 
-    def name_code(self, name: str, types: tuple[str, ...]) -> int | None:
-        """Code for one contact name on its own: 55102, 55106, or None when supported."""
+    def name_rule(self, name: str, types: tuple[str, ...]) -> str | None:
+        """The rule one contact name on its own breaks (invalid, unsupported), or None when supported."""
         width = self.spec.limits.max_name_length
         if not name or len(name) > width or re.fullmatch(self.spec.name_pattern, name) is None:
-            return 55102
-        return None if name in types else 55106
+            return "entry.name_invalid"
+        return None if name in types else "entry.name_unsupported"
 
     def blank(self, value: str) -> bool:
         return all(ch in self.spec.white_space for ch in value)
 
-    def auth_code(self, payload: bytes, known_keys: frozenset[str]) -> int | None:
-        """Code for Basic credentials `payload` (decoded bytes); None for a known key."""
+    def auth_rule(self, payload: bytes, known_keys: frozenset[str]) -> str | None:
+        """The rule Basic credentials `payload` (decoded bytes) break; None for a known key."""
         try:
             text = payload.decode("utf-8")
         except UnicodeDecodeError:
-            return 40050
+            return "auth.header"
         key, colon, secret = text.partition(":")
         if not colon or not key or not secret:
-            return 40050
+            return "auth.header"
         if re.fullmatch(self.spec.project_key_pattern, key) is None:
-            return 50031
-        return None if key in known_keys else 50034
+            return "auth.key_format"
+        return None if key in known_keys else "auth.key_unknown"

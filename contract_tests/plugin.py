@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from engagelab_kit.contract_tests import checks, report
+from engagelab_kit.contract_tests import checks, report, writers
 from engagelab_kit.contract_tests.api import ContractRun, plan
 from engagelab_kit.contract_tests.config import ENV_TARGET, Profile, RunConfig
+from engagelab_kit.contract_tests.discovery import mock_credentials
 from engagelab_kit.contract_tests.drift import ConfigError
 from engagelab_kit.contract_tests.properties import PROPERTIES
 from engagelab_kit.contract_tests.session import load_app
@@ -60,7 +61,7 @@ def config_from_options(config: pytest.Config) -> RunConfig:
         report_dir=Path(opt("--report-dir")) if opt("--report-dir") else None,
         app_factory=opt("--app"),
     )
-    return run.with_defaults()
+    return mock_credentials(run.with_defaults())
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -141,7 +142,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     run_config = session.config.stash[CONFIG_KEY]
     if run_config.report_dir is not None:
-        report.write(run, run_config.report_dir)
+        writers.write_reports(report.build(run), run_config.report_dir, run.session.redactor.text)
     run.close()
 
 
@@ -150,19 +151,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if run is None:
         return
     data = report.build(run)
-    lat = data["latency"]
     terminalreporter.section("contract summary")
     terminalreporter.write_line(data["banner"])
-    terminalreporter.write_line(
-        f"requests {data['requests_sent']}; p50 {lat.get('p50_ms', 0):.1f} ms; p99 {lat.get('p99_ms', 0):.1f} ms; "
-        f"cases {data['totals']}"
-    )
-    for rule_id, r in data["rules"].items():
-        if r["verdict"] != "conform":
-            terminalreporter.write_line(f"  {rule_id}: {r['verdict']} {'; '.join(r['not_checked'])}")
-    for skipped in {n["reason"] for n in data["not_checked"]}:
-        terminalreporter.write_line(f"  not checked: {skipped}")
-    if data["drifts"]:
+    terminalreporter.write_line(f"verdict: {writers.verdict_line(data)}")
+    for group in data["drift_groups"][:20]:
         terminalreporter.write_line(
-            f"DRIFT in {len(data['drifts'])} cases; rerun properties with --seed {data['seed']}"
+            f"  {group['rule']}: {group['check']} expected {writers.text(group['expected'])}, observed "
+            f"{writers.text(group['observed'])} ({group['count']}x)"
         )

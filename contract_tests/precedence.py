@@ -103,3 +103,29 @@ def precedence_cases(f: Factory) -> Iterator[Case]:
                 needs=needs,
                 group="precedence",
             )
+
+
+def entry_order_cases(f: Factory) -> Iterator[Case]:
+    """Each entry, in request order, first failure wins: every pair of entry rules on two entries,
+    in both orders, so a target that checks rule by rule across all entries (or sorts the
+    entries) answers with the wrong code."""
+    if len(f.types) < 2:
+        return
+    entry_rules = [b for b in BREAKERS if b.rule.startswith("entry.")]
+    two = f.base().with_entry(1, name=f.types[1], value="v")
+    for first, second in itertools.permutations(entry_rules, 2):
+        draft = second.apply(first.apply(two, f, 0), f, 1)
+        yield f.case(
+            f"entry-order/{first.rule}@0+{second.rule}@1",
+            "entry.order",
+            draft,
+            rule_of_code=first.rule,
+            group="precedence",
+        )
+    for breaker in entry_rules:
+        # The failing entry last, after two good ones: the check must reach it.
+        good_two = f.base().but(entries=((f.types[1], "v"), (f.types[0], "v")))
+        last = breaker.apply(good_two, f, 1)
+        yield f.case(
+            f"entry-order/{breaker.rule}@last", "entry.order", last, rule_of_code=breaker.rule, group="precedence"
+        )

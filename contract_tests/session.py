@@ -36,7 +36,6 @@ class Session:
     redactor: Redactor
     log: list[Exchange] = field(default_factory=list)
     sent: int = 0
-    skipped_for_budget: int = 0
     _last: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,7 +53,6 @@ class Session:
             raise BudgetExhausted("dry run: nothing is sent")
         with self._lock:
             if self.remaining() <= 0:
-                self.skipped_for_budget += 1
                 raise BudgetExhausted(f"request budget of {self.config.budget} spent")
             self._pace()
             self.sent += 1
@@ -96,7 +94,7 @@ def load_app(factory: str | None) -> WsgiApp:
         obj = getattr(importlib.import_module(module), attr or "create_app")
         return obj() if not _is_wsgi_app(obj) else obj  # type: ignore[no-any-return]
     # The only place the suite touches the mock: to build the default target.
-    mock = importlib.import_module("mock_server")
+    mock = importlib.import_module("engagelab_kit.mock_server")
     app: WsgiApp = mock.create_app()
     return app
 

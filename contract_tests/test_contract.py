@@ -25,3 +25,9 @@ def test_case(contract_case: Case, contract_run: ContractRun) -> None:
 
 def test_property(contract_property: Property, contract_run: ContractRun) -> None:
     _report(contract_run.run_property(contract_property))
+
+
+def test_run_level(contract_run: ContractRun) -> None:
+    """Comparisons across cases (wrong secrets for every known key answered alike); runs last."""
+    for outcome in contract_run.finish():
+        _report(outcome)

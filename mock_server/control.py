@@ -136,6 +136,14 @@ def config() -> ResponseReturnValue:
     return jsonify(_service().settings.public())
 
 
+@control.get("/credentials")
+def credentials() -> ResponseReturnValue:
+    """The configured projects with their secrets: a contract run discovers the demo deleted-project
+    and deleted-data-source credentials here. Token-protected like every control call."""
+    projects = _service().settings.projects
+    return jsonify(projects=[{"name": p.name, "key": p.key, "secret": p.secret, "status": p.status} for p in projects])
+
+
 @control.get("/journal")
 def journal() -> ResponseReturnValue:
     euid = _optional_int("euid", 1, EUID_MAX)

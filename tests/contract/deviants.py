@@ -347,7 +347,6 @@ DEVIANTS: tuple[Deviant, ...] = (
         "latency-on-success",
         "*/success",
         after=_slow_success,
-        kind="latency",
         options={"max_latency": 0.2},
         select=("euid-1/*",),
     ),

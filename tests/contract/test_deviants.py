@@ -25,7 +25,17 @@ def test_faithful_mock_has_no_drift() -> None:
     assert all(o.verdict == "conform" for o in result.outcomes)
 
 
-@pytest.mark.parametrize("deviant", DEVIANTS, ids=[d.name for d in DEVIANTS])
+def test_slow_answers_are_notes_not_drift() -> None:
+    slow = next(d for d in DEVIANTS if d.name == "latency-on-success")
+    result = run_suite(slow.build(create_app()), slow.select, **slow.options)
+    assert not result.drifted
+    assert any("over --max-latency" in note for o in result.outcomes for note in o.notes)
+
+
+CAUGHT = [d for d in DEVIANTS if d.name != "latency-on-success"]
+
+
+@pytest.mark.parametrize("deviant", CAUGHT, ids=[d.name for d in CAUGHT])
 def test_deviant_is_caught(deviant: Deviant) -> None:
     result = run_suite(deviant.build(create_app()), deviant.select, **deviant.options)
     drifted = [o.case_id for o in result.drifted]
