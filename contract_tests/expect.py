@@ -100,6 +100,14 @@ def _credentials(value: object) -> tuple[str, str]:
     return key, secret
 
 
+def basic_credentials(value: object) -> tuple[str, str] | None:
+    """(key, secret) of an Authorization value the contract reads as Basic credentials; None otherwise."""
+    try:
+        return _credentials(value)
+    except _Broken:
+        return None
+
+
 def _authenticate(request: HttpRequest, oracle: Oracle, accounts: Accounts) -> None:
     key, secret = _credentials(request.header("Authorization"))
     if re.fullmatch(oracle.spec.project_key_pattern, key) is None:

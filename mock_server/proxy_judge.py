@@ -114,8 +114,7 @@ class Judge:
         self.max_latency = max_latency
 
     def judge(self, ex: Exchange) -> Judgement:
-        types = self.profile.types()
-        verdict = expect(ex.method, ex.target, ex.headers, ex.body, ex.body_size, types)
+        verdict = expect(ex.method, ex.target, ex.headers, ex.body, ex.body_size, self.oracle)
         redactor = redactor_for(ex.headers)
         request = self._request(ex)
         # Built only when a report keeps this judgement as an example: most are only counted.
