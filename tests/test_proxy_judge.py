@@ -50,10 +50,16 @@ def test_an_account_code_with_the_wrong_status_is_drift_on_that_rule() -> None:
 
 
 def test_which_code_a_404_carries_is_a_note_never_drift() -> None:
-    for code in (40400, 55104, 1):
+    for code in (40400, 1):
         j = _judge(_exchange(404, {"code": code, "message": "Not found"}, target="/nope"))
         assert j.verdict == "conform", j.drifts
-        assert any("leaves it open" in n for n in j.notes)
+        assert any("only for a non-zero code" in n for n in j.notes)
+
+
+def test_55104_is_drift_even_on_a_404() -> None:
+    # The behaviour contract: 55104 "must never be emitted, and a target that returns it is drift".
+    j = _judge(_exchange(404, {"code": 55104, "message": "Not found"}, target="/nope"))
+    assert j.verdict == "drift" and [d["check"] for d in j.drifts] == ["documented_code"]
 
 
 def test_html_error_page_and_extra_field_are_shape_drift() -> None:
