@@ -7,6 +7,7 @@ from pathlib import Path
 
 from proxy_harness import AUTH, SECRET
 
+from engagelab_kit.contract_tests.report import group_drifts
 from engagelab_kit.mock_server.proxy_judge import Exchange, Judge, Judgement
 from engagelab_kit.mock_server.proxy_report import Ledger, baseline_keys, root_cause
 
@@ -132,3 +133,15 @@ def test_html_report_escapes_what_it_shows(tmp_path: Path) -> None:
     ledger.write(tmp_path)
     page = (tmp_path / "report.html").read_text()
     assert "<script>" not in page
+
+
+def test_a_contract_suite_report_serves_as_baseline(tmp_path: Path) -> None:
+    wrong_code = _exchange(400, {"code": 55004, "message": "Business parameters are invalid."})
+    records = [{**d, "case_id": "euid-invalid", "curl": ""} for d in _judge(wrong_code).drifts]
+    suite_report = tmp_path / "drift-report.json"
+    suite_report.write_text(json.dumps({"drift_groups": group_drifts(records), "drifts": []}))
+    later = Ledger("http://upstream.test", baseline_keys(suite_report), str(suite_report))
+    later.add(_judge(wrong_code))
+    later.add(_judge(_exchange(400, {"code": 55108, "message": "Invalid EUID.", "request_id": "x"})))
+    baseline = later.build()["baseline"]
+    assert (len(baseline["known"]), len(baseline["new"]), baseline["not_seen"]) == (1, 1, [])
