@@ -42,13 +42,14 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "### Drift by root cause",
         "",
-        "| root cause | count | rules | status |",
-        "|---|---|---|---|",
+        "| root cause | count | rules | contract | status |",
+        "|---|---|---|---|---|",
     ]
     for g in data["groups"]:
-        lines.append(f"| {_cell(g['key'])} | {g['count']} | {_cell(_rules(g))} | {g.get('status', '')} |")
+        lines.append(f"| {_cell(g['key'])} | {g['count']} | {_cell(_rules(g))} | {_cell(_sentences(g))} "
+                     f"| {g.get('status', '')} |")
     if not data["groups"]:
-        lines.append("| none | 0 | | |")
+        lines.append("| none | 0 | | | |")
     lines += ["", "### Client errors (requests the spec rejects)", "", "| rule (code) | count | example |",
               "|---|---|---|"]
     for g in data["client_errors"]:
@@ -67,6 +68,12 @@ def markdown(data: dict[str, Any]) -> str:
 def _example(group: dict[str, Any]) -> str:
     first = group["examples"][0]
     return f"{first['case_id']}: {first['detail']}" if first.get("detail") else str(first["case_id"])
+
+
+def _sentences(group: dict[str, Any]) -> str:
+    """The contract's sentences the group's drifts break (each drift record cites its rule's)."""
+    cited = {f"{d['rule']}: {d['sentence']}" for d in group["examples"][0]["drifts"] if d.get("sentence")}
+    return " / ".join(sorted(cited))
 
 
 def _rules(group: dict[str, Any]) -> str:
@@ -95,8 +102,8 @@ def html_report(data: dict[str, Any]) -> str:
         table(["exchanges", "drift", "client errors", "upstream failures", "unjudged", "notes"],
               [[p["exchanges"], p["drift"], p["client_errors"], p["upstream_failures"], p["unjudged"], p["notes"]]]),
         "<h2>Drift by root cause</h2>",
-        table(["root cause", "count", "rules", "status", "example"],
-              [[g["key"], g["count"], _rules(g), g.get("status", ""), g["examples"][0]["curl"]]
+        table(["root cause", "count", "rules", "contract", "status", "example"],
+              [[g["key"], g["count"], _rules(g), _sentences(g), g.get("status", ""), g["examples"][0]["curl"]]
                for g in data["groups"]]),
         "<h2>Client errors</h2>",
         table(["rule (code)", "count", "example"],

@@ -8,6 +8,7 @@ from pathlib import Path
 from proxy_harness import AUTH, SECRET
 
 from engagelab_kit.contract_tests.report import group_drifts
+from engagelab_kit.contract_tests.runner import sentence
 from engagelab_kit.mock_server.proxy_judge import Exchange, Judge, Judgement
 from engagelab_kit.mock_server.proxy_report import Ledger, baseline_keys, root_cause
 
@@ -113,7 +114,10 @@ def test_grouping_by_root_cause_across_rules_and_baseline(tmp_path: Path) -> Non
     assert sorted(p.name for p in written) == ["drift-report.json", "report.html", "summary.md"]
     data = json.loads((tmp_path / "first" / "drift-report.json").read_text())
     assert data["rules"]["euid.invalid"]["verdict"] == "drift" and data["proxy"]["drift"] == 4
-    assert "Drift by root cause" in (tmp_path / "first" / "summary.md").read_text()
+    summary_md = (tmp_path / "first" / "summary.md").read_text()
+    assert "Drift by root cause" in summary_md
+    # Each root cause cites the contract's sentence its drifts break.
+    assert sentence("euid.invalid") and f"euid.invalid: {sentence('euid.invalid')}" in summary_md
 
     known = baseline_keys(tmp_path / "first" / "drift-report.json")
     later = Ledger("http://upstream.test", known, "first")
