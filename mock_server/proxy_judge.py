@@ -1,10 +1,10 @@
 """One observed exchange in, one judgement out, by the contract suite's own oracle and checks.
 
-This is the proxy's only coupling to ``contract_tests`` (with ``proxy_report``'s
-one call into its Markdown writer): each answer the contract allows for the
-request becomes a suite ``Case``, the suite's named checks run over the
-upstream's answer, and their drifts are kept in the suite's vocabulary and
-record format. What the contract leaves open becomes a note, never a drift.
+``proxy_expect`` asks the suite's oracle which answers the contract allows for
+the request; each becomes a suite ``Case``, the suite's named checks run over
+the upstream's answer, and their drifts are kept in the suite's vocabulary and
+record format, citing the rule and sentence they break. What the contract leaves
+open (and the checks note) becomes a note, never a drift.
 """
 
 from __future__ import annotations

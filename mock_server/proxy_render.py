@@ -1,10 +1,9 @@
-"""The proxy's report for people: the contract suite's Markdown with the proxy's sections after it,
-and the same as one HTML page.
+"""The proxy's report for people: summary.md and the same as one self-contained HTML page.
 
-The suite's Markdown writer is called once, on data shaped like its own report;
-the sections after it (root causes, client errors, notes, baseline) and the
-HTML page are minimal versions of what the suite's reports are growing, and
-should give way to them.
+The suite's writers (``contract_tests.writers``) take the suite's report shape
+(coverage of a planned run, outcomes per case); a proxy has neither, so it
+writes its own sections: verdict per rule, root causes citing the contract,
+client errors, notes, baseline.
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ the suite's Markdown with the proxy's sections after it; report.html is the same
 for a browser. Counts are never capped; examples are (a few per group), so a
 long-running proxy holds bounded memory.
 
-Minimal by design: the contract suite is growing its own root-cause grouping,
-HTML and baseline; once it has them, this module's versions should give way.
+The grouping is the proxy's own, not the suite's ``report.group_drifts``: a day of
+traffic needs bounded memory (groups are counted as they come), and its key leaves
+out the rule and the observed body, since one deviation (an extra field) shows
+under many rules and with every body. A suite report still serves as --baseline.
 """
 
 from __future__ import annotations
