@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from engagelab_kit.contract_tests.writers import text
+
 
 def _head(data: dict[str, Any]) -> list[str]:
     """The run and the verdict per rule of the contract, as seen in the traffic."""
@@ -25,7 +27,7 @@ def _head(data: dict[str, Any]) -> list[str]:
         "|---|---|---|---|",
     ]
     for rule, entry in data["rules"].items():
-        lines.append(f"| {_cell(rule)} | {entry['code']} | {entry['verdict']} | {entry['cases']} |")
+        lines.append(f"| {_cell(rule)} | {text(entry['code'])} | {entry['verdict']} | {entry['cases']} |")
     return lines
 
 
@@ -79,8 +81,8 @@ def _rules(group: dict[str, Any]) -> str:
     return ", ".join(f"{r} ({n})" for r, n in group["rules"].items())
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def _cell(value: object) -> str:
+    return text(value).replace("|", "\\|").replace("\n", " ")
 
 
 def html_report(data: dict[str, Any]) -> str:
@@ -111,7 +113,7 @@ def html_report(data: dict[str, Any]) -> str:
         table(["note", "count"], [[g["key"], g["count"]] for g in data["notes"]]),
         "<h2>Rules</h2>",
         table(["rule", "code", "verdict", "expected status", "exchanges", "drifted"],
-              [[k, r["code"], r["verdict"], r["expected_status"], r["cases"], ", ".join(r["drifted"])]
+              [[k, text(r["code"]), r["verdict"], text(r["expected_status"]), r["cases"], ", ".join(r["drifted"])]
                for k, r in data["rules"].items()]),
         "<h2>Codes</h2>",
         table(["code", "verdict", "expected status", "observed statuses", "exchanges"],

@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from engagelab_kit import spec
+from engagelab_kit.contract_tests import checks
+from engagelab_kit.contract_tests.report import NOT_OBSERVABLE
 from engagelab_kit.contract_tests.runner import CONFORM, DRIFT, NOT_CHECKED
+from engagelab_kit.contract_tests.traceability import contract_rules
 from engagelab_kit.mock_server.proxy_judge import Judgement
 from engagelab_kit.mock_server.proxy_render import html_report, markdown
 
@@ -32,6 +35,8 @@ EXAMPLES = 5  # kept per root cause, client-error rule and note
 LATENCY_SAMPLE = 10000
 UNPARSEABLE = "http.unparseable"
 _SPEC = spec.load()
+# Rules of the error table, with the HTTP status the spec gives each.
+_ERROR_RULES = {r.id: r.http_status or _SPEC.codes[r.code].http_status for r in _SPEC.rules}
 
 
 def root_cause(drifts: list[dict[str, Any]]) -> str:
@@ -76,6 +81,7 @@ class Ledger:
     notes: dict[str, _Group] = field(default_factory=dict)
     by_rule: dict[str, Counter[str]] = field(default_factory=dict)
     drifted_lines: dict[str, list[str]] = field(default_factory=dict)
+    cited: Counter[str] = field(default_factory=Counter)
     by_code: Counter[int] = field(default_factory=Counter)
     statuses: dict[int, set[int]] = field(default_factory=dict)
     unjudged: dict[str, _Group] = field(default_factory=dict)
@@ -105,9 +111,12 @@ class Ledger:
             _keep(self.notes, note, j)
         if j.verdict != DRIFT:
             return ""
-        lines = self.drifted_lines.setdefault(j.rule, [])
-        if len(lines) < EXAMPLES:
-            lines.append(j.request_line)
+        # The request's rule, and the rules the drifts cite (a shape or status rule of the contract).
+        for rule in {j.rule, *(str(d.get("rule") or j.rule) for d in j.drifts)}:
+            self.cited[rule] += 1
+            lines = self.drifted_lines.setdefault(rule, [])
+            if len(lines) < EXAMPLES:
+                lines.append(j.request_line)
         key = root_cause(j.drifts)
         new = key not in self.groups
         _keep(self.groups, key, j)
@@ -191,17 +200,28 @@ class Ledger:
         }
 
     def _rules(self) -> dict[str, Any]:
+        """Verdict per rule of the contract (the suite's traceability table): drift when an exchange of
+        the rule drifted or a drift cites it; conform when one conformed, or a response check citing it
+        ran over judged answers; rules nobody can see from outside are marked so."""
+        judged = self.counts[CONFORM] + self.counts[DRIFT] > 0
+        by_check = {rule for name, rule in checks.CITES.items() if rule and name in checks.REGISTRY}
         out = {}
-        for rule in _SPEC.rules:
+        for rule in contract_rules():
             seen = self.by_rule.get(rule.id, Counter())
-            verdict = DRIFT if seen[DRIFT] else CONFORM if seen[CONFORM] else NOT_CHECKED
+            ran = bool(seen[CONFORM]) or (rule.id in by_check and judged)
+            verdict = DRIFT if self.cited[rule.id] else CONFORM if ran else NOT_CHECKED
+            if not rule.observable:
+                verdict = NOT_OBSERVABLE
+            code = _SPEC.rule(rule.id).code if rule.id in _ERROR_RULES else None
             out[rule.id] = {
                 "verdict": verdict,
-                "code": rule.code,
-                "expected_status": rule.http_status or _SPEC.codes[rule.code].http_status,
+                "sentence": rule.sentence,
+                "code": code,
+                "expected_status": _ERROR_RULES.get(rule.id),
                 "cases": sum(seen.values()),
                 "drifted": self.drifted_lines.get(rule.id, []),
-                "not_checked": [] if seen else ["not seen in the traffic"],
+                "not_checked": [rule.why_not] if verdict == NOT_OBSERVABLE else
+                [] if verdict != NOT_CHECKED else ["not seen in the traffic"],
             }
         return out
 

@@ -114,8 +114,12 @@ def test_grouping_by_root_cause_across_rules_and_baseline(tmp_path: Path) -> Non
     assert sorted(p.name for p in written) == ["drift-report.json", "report.html", "summary.md"]
     data = json.loads((tmp_path / "first" / "drift-report.json").read_text())
     assert data["rules"]["euid.invalid"]["verdict"] == "drift" and data["proxy"]["drift"] == 4
+    # Rules of the whole contract, as the suite names them: an extra field breaks the response shape.
+    assert data["rules"]["response.shape"]["verdict"] == "drift"
+    assert data["rules"]["route.no_cors"]["verdict"] == "conform"
+    assert data["rules"]["auth.constant_time"]["verdict"] == "not observable"
     summary_md = (tmp_path / "first" / "summary.md").read_text()
-    assert "Drift by root cause" in summary_md
+    assert "Drift by root cause" in summary_md and "None" not in summary_md
     # Each root cause cites the contract's sentence its drifts break.
     assert sentence("euid.invalid") and f"euid.invalid: {sentence('euid.invalid')}" in summary_md
 
