@@ -110,3 +110,9 @@ def test_the_control_api_and_register_are_not_judged() -> None:
 ])
 def test_rfc8259_and_white_space_rules(raw: bytes, rule: str) -> None:
     assert _one(raw=raw)[0][0] == rule
+
+
+def test_several_authorization_headers_allow_the_first_or_the_folded_value() -> None:
+    answers = _one(headers=[HEADERS[0], HEADERS[0], HEADERS[1]], body={"euid": 5, "contacts": {"email": "a"}})
+    assert answers[0] == ("success", 0, FROM_REQUEST)
+    assert ("auth.header", 40050, FROM_REQUEST) in answers

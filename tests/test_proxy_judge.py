@@ -153,3 +153,12 @@ def test_a_contract_suite_report_serves_as_baseline(tmp_path: Path) -> None:
     later.add(_judge(_exchange(400, {"code": 55108, "message": "Invalid EUID.", "request_id": "x"})))
     baseline = later.build()["baseline"]
     assert (len(baseline["known"]), len(baseline["new"]), baseline["not_seen"]) == (1, 1, [])
+
+
+def test_a_folded_authorization_answer_is_allowed_and_noted() -> None:
+    body = json.dumps({"euid": 5, "contacts": {"email": "a"}}).encode()
+    sent = [("Authorization", AUTH), ("Authorization", AUTH), *JSON]
+    j = _judge(_exchange(401, {"code": 40050, "message": "Interface authentication failed."}, body=body,
+                         headers=sent))
+    assert (j.verdict, j.rule, j.basis, j.drifts) == ("conform", "auth.header", "request", [])
+    assert any("several Authorization headers" in n for n in j.notes)
