@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from engagelab_kit.contract_tests.config import Profile
-from engagelab_kit.contract_tests.expect import UNKNOWN_PATH, Accounts, basic_credentials, expected
-from engagelab_kit.contract_tests.http import HttpRequest
+from engagelab_kit.contract_tests.expect import UNKNOWN_PATH, Accounts, Expected, basic_credentials, expected
+from engagelab_kit.contract_tests.http import HttpRequest, header_text
 from engagelab_kit.contract_tests.oracle import Oracle
 
 FROM_REQUEST, FROM_UPSTREAM = "request", "upstream"
@@ -93,22 +93,28 @@ def expect(
         rule = "euid.unknown"
         allowed.append(Expectation(rule, oracle.rule_code(rule), _detail(oracle, rule, request), FROM_UPSTREAM,
                                    _STRICT_NOTE))
-    auth = [v for k, v in headers if k.lower() == "authorization"]
-    if len(auth) > 1:
-        # RFC 9110 allows one Authorization field; a server may read the first or the list folded into one
-        # value. The contract is silent, so the answer to the folded value is allowed too.
-        kept = [(k, v) for k, v in headers if k.lower() != "authorization"]
-        folded = expected(HttpRequest(method, path, (*kept, ("Authorization", ", ".join(auth))), body, query),
-                          oracle, accounts)
-        if folded.rule != want.rule:
-            # Before the accounts' answers: a 40050 here is the request's doing, not a wrong secret.
-            allowed.insert(1, Expectation(folded.rule, folded.code, _detail(oracle, folded.rule, request),
-                                          note=_SEVERAL_NOTE))
+    folded = _folded_authorization(request, oracle, accounts)
+    if folded is not None and folded.rule != want.rule:
+        # Before the accounts' answers: a 40050 here is the request's doing, not a wrong secret.
+        allowed.insert(1, Expectation(folded.rule, folded.code, _detail(oracle, folded.rule, request),
+                                      note=_SEVERAL_NOTE))
     if UNKNOWN_PATH in want.also:
         # A percent-encoded spelling of the path: the endpoint's answer, or a 404.
         allowed = [e if e.note else Expectation(e.rule, e.code, e.detail, e.basis, _PERCENT_NOTE) for e in allowed]
         allowed.append(Expectation("route.path", None, _detail(oracle, "route.path", request), note=_PERCENT_NOTE))
     return Verdict(tuple(allowed))
+
+
+def _folded_authorization(request: HttpRequest, oracle: Oracle, accounts: Accounts) -> Expected | None:
+    """With several Authorization headers, the oracle's answer to them folded into one value (RFC 9110
+    allows one such field; a server may read the first, as the oracle does, or the folded list)."""
+    auth = [header_text(v) for k, v in request.headers if k.lower() == "authorization"]
+    if len(auth) < 2:
+        return None
+    kept = tuple((k, v) for k, v in request.headers if k.lower() != "authorization")
+    one = HttpRequest(request.method, request.path, (*kept, ("Authorization", ", ".join(auth))), request.body,
+                      request.query)
+    return expected(one, oracle, accounts)
 
 
 def _detail(oracle: Oracle, rule: str, request: HttpRequest) -> str:
