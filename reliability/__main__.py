@@ -36,8 +36,8 @@ def checks(quick: bool, seed: int, out: Path) -> dict[str, Callable[[], list[Row
         "fuzz-http": lambda: _fuzz_http(1_000 if quick else 100_000, seed + 1, out),
         "writers": lambda: concurrent_writers(4 if quick else 8, 50 if quick else 2_000, out),
         "kills": lambda: kills(1 if quick else 8, seed, out),
-        "stalls": lambda: stalled_clients((2,) if quick else (2, 16, 64), 2 if quick else 100,
-                                          0.5 if quick else 10.0, out),
+        "stalls": lambda: stalled_clients((2,) if quick else (2, 16, 64), 2 if quick else 100, out,
+                                          1.0 if quick else None),
         "memory": lambda: memory(20_000, seed, out, *small_caps) if quick else memory(1_000_000, seed, out),
         "memory-rules": lambda: (memory_rules(10_000, seed, small_settings) if quick
                                  else memory_rules(300_000, seed)),
