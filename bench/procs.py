@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.console import BenchError
+from engagelab_kit.mock_server.served_mock import terminate
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,7 @@ class ServerProcess:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self._children = _descendants(self.proc.pid) or self._children
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         for pid, started in self._children:
             # A worker that outlived its parent; the start time guards against a recycled PID.
             info = _stat(pid)

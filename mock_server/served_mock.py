@@ -66,6 +66,19 @@ def _drain(stream: IO[str], keep: collections.deque[str]) -> None:
     stream.close()
 
 
+def terminate(process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 10) -> int:
+    """Stop a process we started, by its PID: SIGTERM, then SIGKILL if it is still there after
+    ``timeout`` seconds. Returns its exit status; safe on a process that has already ended."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 class ServedMock:
     """One served mock on a free loopback port. ``args`` are extra ``serve`` flags, e.g. ``["--strict-euid"]``."""
 
@@ -170,13 +183,7 @@ class ServedMock:
             return
         self.process = None
         atexit.unregister(self.stop)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        terminate(process)
         self._url = None
         self._control = None
 

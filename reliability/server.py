@@ -17,6 +17,7 @@ from types import TracebackType
 
 from engagelab_kit import spec
 from engagelab_kit.mock_server.auth import basic_header
+from engagelab_kit.mock_server.served_mock import terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 _EXAMPLE = spec.load().example
@@ -151,13 +152,7 @@ class Server:
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL after 10 s; also any worker left behind (by PID, all started by us)."""
         leftovers = [p for p in {*self.known_pids, *children(self.pid)} if p != self.pid]
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         for pid in leftovers:
             if alive(pid):
                 with contextlib.suppress(ProcessLookupError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import pytest
 import requests
 
 from engagelab_kit.mock_server import HttpRequest, MockService, Settings, create_app
+from engagelab_kit.mock_server.served_mock import terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,13 +139,7 @@ class Served:
         return _reply(response.status_code, dict(response.headers), response.content)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.log.close()
         os.unlink(self.log.name)
         return self.proc.returncode
