@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from reliability.server import alive, port_free
 from tests.cases import CONTACT, EXAMPLE, JSON_HEADERS
 from tests.conftest import Served
 
@@ -30,26 +30,8 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _port(server: Served) -> int:
     return int(server.url.rsplit(":", 1)[1])
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _wait(predicate: object, seconds: float) -> float | None:
@@ -81,8 +63,8 @@ def test_sigkill_of_the_serving_process_frees_the_port_and_a_restart_serves(tmp_
         server.proc.kill()  # SIGKILL: no handler runs, no clean shutdown
         server.proc.wait(timeout=5)
         # Workers used to live on, serving stale state and holding the port.
-        assert _wait(lambda: not any(_alive(w) for w in workers_before), 1.0) is not None
-        assert _wait(lambda: _port_free(port), 1.0) is not None
+        assert _wait(lambda: not any(alive(w) for w in workers_before), 1.0) is not None
+        assert _wait(lambda: port_free(port), 1.0) is not None
     finally:
         for pid in workers_before:
             with suppress(ProcessLookupError):
@@ -111,7 +93,7 @@ def test_a_worker_that_keeps_dying_is_replaced_and_the_others_keep_serving() -> 
             replaced = _wait(lambda v=victim: len(set(_children(server.proc.pid)) - {v, healthy}) == 1, 10)
             assert replaced is not None, f"round {round_}: no replacement worker"
             victim = next(iter(set(_children(server.proc.pid)) - {healthy}))
-            assert _alive(healthy) and server.proc.poll() is None
+            assert alive(healthy) and server.proc.poll() is None
             codes = {_write(server.url, 700 + round_ * 10 + i) for i in range(6)}
             assert codes == {0}
         assert healthy in _children(server.proc.pid)
@@ -127,7 +109,7 @@ def test_sigterm_stops_every_worker() -> None:
     server = Served("--workers", "2")
     workers = _children(server.proc.pid)
     assert server.stop() == 0
-    assert _wait(lambda: not any(_alive(w) for w in workers), 5) is not None
+    assert _wait(lambda: not any(alive(w) for w in workers), 5) is not None
 
 
 def test_the_example_still_works_after_a_worker_kill() -> None:
