@@ -1,7 +1,7 @@
 """Building the mock: the service, then the WSGI app around it.
 
 The business routes are answered by a lean adapter (``wsgi.BusinessApp`` in
-process, ``rsgi.RsgiApp`` when served); Flask carries the control API. A served worker loads Flask only when the
+process, ``dispatch.Dispatcher`` when served); Flask carries the control API. A served worker loads Flask only when the
 control API is first called, which keeps start-up fast and memory low.
 """
 
@@ -19,7 +19,7 @@ from engagelab_kit.mock_server.wsgi import BusinessApp, WsgiApp
 if TYPE_CHECKING:
     from flask import Flask
 
-    from engagelab_kit.mock_server.rsgi import RsgiApp
+    from engagelab_kit.mock_server.dispatch import Dispatcher
 
 
 def make_store(settings: Settings, batched: bool = False) -> Store:
@@ -66,9 +66,9 @@ class _LazyControl:
         return self._app(environ, start_response)
 
 
-def serving_app(settings: Settings, body_timeout: float, threads: int) -> RsgiApp:
+def serving_handler(settings: Settings, threads: int) -> Dispatcher:
     """What a served worker runs: the business routes at once, Flask when first needed."""
-    from engagelab_kit.mock_server.rsgi import RsgiApp
+    from engagelab_kit.mock_server.dispatch import Dispatcher
 
     service = make_service(settings, make_store(settings, batched=True))
-    return RsgiApp(service, _LazyControl(service), body_timeout, threads)
+    return Dispatcher(service, _LazyControl(service), threads)

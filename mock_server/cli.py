@@ -13,7 +13,6 @@ import sys
 from engagelab_kit.mock_server.exceptions import ConfigError
 from engagelab_kit.mock_server.settings import build
 from engagelab_kit.mock_server.settings_table import SETTINGS, flag_help
-from engagelab_kit.spec.version import __version__
 
 CONFIG_ENV = "ENGAGELAB_MOCK_CONFIG"
 
@@ -30,17 +29,31 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
                                 help=flag_help(setting))
 
 
-def _parser() -> argparse.ArgumentParser:
+class _Version(argparse.Action):
+    """``--version``, reading the distribution's metadata only when asked (it costs start-up time)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from engagelab_kit.spec.version import __version__
+
+        parser.exit(message=f"{parser.prog} {__version__}\n")
+
+
+def _parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engagelab-mock", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the mock (defaults need no configuration)")
     check = sub.add_parser("check-config",
                            help="validate the configuration (file, environment and flags) and report every problem")
-    from engagelab_kit.mock_server import proxy_cli
+    proxy = sub.add_parser("proxy", help="validation proxy: forward to --upstream, judge the traffic")
+    if "proxy" in argv:  # its options (and their imports) only when it runs or its help is asked for
+        from engagelab_kit.mock_server import proxy_cli
 
-    proxy_cli.configure(sub.add_parser("proxy", help="validation proxy: forward to --upstream, judge the traffic"))
+        proxy_cli.configure(proxy)
     for p in (serve, check):
         p.add_argument("--config", help=f"TOML settings file (env {CONFIG_ENV})")
         _add_setting_flags(p)
@@ -48,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(argv).parse_args(argv)
     if args.command == "proxy":
         from engagelab_kit.mock_server import proxy_cli
 

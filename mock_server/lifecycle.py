@@ -6,25 +6,28 @@ Two failure modes of a process-based server matter to a CI fleet:
   its workers must not live on, serving stale state and holding the port.
   Each worker asks the kernel (``prctl(PR_SET_PDEATHSIG)``) for SIGKILL the
   moment its parent dies, so the port is free as soon as the parent is gone;
-- a worker dies: it is replaced, and the others keep serving. Granian's own
-  rule stops the whole server when a worker dies twice within 5.5 s; this
-  supervisor replaces a dead worker at once, and backs off (up to 2 s) only
-  for a worker that keeps dying within a second of its start. It gives up,
-  exit 1, only when no worker has stayed up for a second across
-  ``GIVE_UP_AFTER`` replacements in a row: the app cannot start at all.
+- a worker dies: it is replaced at once, and the others keep serving. A
+  worker that keeps dying within a second of its start is replaced after a
+  growing pause (up to 2 s). The server gives up, exit 1, only when every
+  worker has died on start ``GIVE_UP_AFTER`` times in a row: the app cannot
+  start at all.
+
+Workers are forked from the serving process after it has bound the socket
+and imported the app, so a worker is serving within milliseconds and shares
+the parent's pages until it writes to them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
+import select
 import signal
 import sys
 import time
-from typing import Any
-
-from granian.server.mp import MPServer
+from collections.abc import Callable
 
 _log = logging.getLogger("engagelab_mock")
 
@@ -32,6 +35,7 @@ PR_SET_PDEATHSIG = 1
 QUICK_DEATH_S = 1.0
 MAX_BACKOFF_S = 2.0
 GIVE_UP_AFTER = 8
+STOP_GRACE_S = 5.0
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -46,49 +50,130 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-class Supervisor(MPServer):
-    """Granian's process server with a per-worker respawn policy instead of its crash-loop exit."""
+class Supervisor:
+    """Forks ``workers`` processes running ``work(index)`` and keeps that many alive until stopped."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, workers: int, work: Callable[[int], int]) -> None:
+        self.workers = workers
+        self.work = work
+        self.pids: dict[int, int] = {}  # pid -> worker index
+        self._born: dict[int, float] = {}  # index -> monotonic time of its last start
         self._quick_deaths: dict[int, int] = {}
-        self.gave_up = False
+        self._due: dict[int, float] = {}  # index -> when to start it again
+        self._stopping = False
 
-    def _backoff(self, idx: int) -> float:
-        born: float = next((w.birth for w in self.wrks if w.idx == idx), 0.0)
-        if time.monotonic() - born >= QUICK_DEATH_S:
-            self._quick_deaths[idx] = 0
+    def run(self) -> int:
+        """Serve until SIGTERM or SIGINT: 0; 1 when no worker can start."""
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        old_fd = signal.set_wakeup_fd(wake_w)
+        old = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)}
+        try:
+            for index in range(self.workers):
+                self._start(index, (wake_r, wake_w))
+            code = self._supervise(wake_r, wake_w)
+        finally:
+            self._stop_all(wake_r)
+            signal.set_wakeup_fd(old_fd)
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+            os.close(wake_r)
+            os.close(wake_w)
+        return code
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if signum != signal.SIGCHLD:
+            self._stopping = True
+
+    def _start(self, index: int, pipe: tuple[int, int]) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                signal.set_wakeup_fd(-1)
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+                    signal.signal(sig, signal.SIG_DFL)
+                for fd in pipe:
+                    os.close(fd)
+                code = self.work(index)
+            except BaseException:
+                _log.exception("worker %d failed", index)
+            finally:
+                os._exit(code)
+        self.pids[pid] = index
+        self._born[index] = time.monotonic()
+
+    def _supervise(self, wake_r: int, wake_w: int) -> int:
+        while not self._stopping:
+            timeout = max(0.0, min(self._due.values()) - time.monotonic()) if self._due else None
+            with contextlib.suppress(InterruptedError):
+                select.select([wake_r], [], [], timeout)
+            _drain(wake_r)
+            if self._stopping:
+                break
+            self._reap()
+            if self._due and min(self._quick_deaths.get(i, 0) for i in range(self.workers)) >= GIVE_UP_AFTER:
+                _log.error("every worker dies on start; giving up")
+                return 1
+            now = time.monotonic()
+            for index, due in list(self._due.items()):
+                if due <= now:
+                    del self._due[index]
+                    self._start(index, (wake_r, wake_w))
+        return 0
+
+    def _reap(self) -> None:
+        while self.pids:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            index = self.pids.pop(pid, None)
+            if index is None or self._stopping:
+                continue
+            pause = self._backoff(index)
+            self._due[index] = time.monotonic() + pause
+            _log.warning("worker %d (pid %d) %s; replacing it in %.2f s", index, pid, _ended(status), pause)
+
+    def _backoff(self, index: int) -> float:
+        if time.monotonic() - self._born.get(index, 0.0) >= QUICK_DEATH_S:
+            self._quick_deaths[index] = 0
             return 0.0
-        deaths = self._quick_deaths[idx] = self._quick_deaths.get(idx, 0) + 1
+        deaths = self._quick_deaths[index] = self._quick_deaths.get(index, 0) + 1
         return min(MAX_BACKOFF_S, 0.05 * 2.0 ** (deaths - 1))
 
-    def _pause(self, seconds: float) -> None:
-        # In short steps, so that SIGTERM/SIGINT still stop the server promptly.
-        deadline = time.monotonic() + seconds
-        while not self.interrupt_signal and time.monotonic() < deadline:
-            time.sleep(0.02)
+    def _stop_all(self, wake_r: int) -> None:
+        """SIGTERM to every worker, SIGKILL to any still alive after ``STOP_GRACE_S``."""
+        self._stopping = True
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        while self.pids and time.monotonic() < deadline:
+            self._reap()
+            if self.pids:
+                with contextlib.suppress(InterruptedError):
+                    select.select([wake_r], [], [], 0.05)
+                _drain(wake_r)
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in list(self.pids):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        self.pids.clear()
 
-    def _serve_loop(self, spawn_target: Any, target_loader: Any) -> None:
-        while True:
-            self.main_loop_interrupt.wait()
-            # Cleared before reading what happened: a worker dying from here on sets it again.
-            self.main_loop_interrupt.clear()
-            if self.interrupt_signal:
-                break
-            if self.interrupt_children:
-                dead = sorted(set(self.interrupt_children))
-                self.interrupt_children.clear()
-                delay = max(self._backoff(idx) for idx in dead)
-                if min(self._quick_deaths.get(i, 0) for i in range(self.workers)) >= GIVE_UP_AFTER:
-                    _log.error("every worker dies on start; giving up")
-                    self.gave_up = True
-                    break
-                self._pause(delay)
-                if self.interrupt_signal:
-                    break
-                self._respawn_workers(dead, spawn_target, target_loader)
-            if self.reload_signal:
-                self._reload(spawn_target, target_loader)  # type: ignore[no-untyped-call]
 
-    def shutdown(self, exit_code: int = 0) -> None:
-        super().shutdown(1 if self.gave_up else exit_code)  # type: ignore[no-untyped-call]
+def _ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"was killed by signal {os.WTERMSIG(status)}"
+    return f"exited with code {os.waitstatus_to_exitcode(status)}"
+
+
+def _drain(fd: int) -> None:
+    with contextlib.suppress(BlockingIOError):
+        while os.read(fd, 512):
+            pass

@@ -1,19 +1,21 @@
-"""Serve the mock under Granian (a Rust HTTP server), through its RSGI interface.
+"""Serve the mock: one listening socket, forked workers, each an event loop on the ``h1`` protocol.
 
-Workers are separate processes; they receive the validated settings through
-an environment variable and build the app themselves, so the same code path
-works whether the platform forks or spawns them. Several workers share one
-SQLite store, so the journal, state and faults stay one truth. Workers die
-with the serving process, and a worker that dies alone is replaced without
-touching the others (``lifecycle.py``).
+The serving process binds the socket itself (without SO_REUSEPORT, so a
+second mock on the same port is refused rather than silently sharing it),
+imports the app, then forks the workers, which inherit both: a worker is
+serving within milliseconds of its fork. Several workers share one SQLite
+store, so the journal, state and faults stay one truth. Workers die with the
+serving process, and a worker that dies alone is replaced without touching
+the others (``lifecycle.py``).
 """
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -21,43 +23,36 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-if TYPE_CHECKING:
-    from granian.server.mp import MPServer
-
-    from engagelab_kit.mock_server.rsgi import RsgiApp
-
 from engagelab_kit import spec
 from engagelab_kit.mock_server.exceptions import ConfigError
-from engagelab_kit.mock_server.settings import ACTIVE, ServeOptions, Settings, dump, restore
+from engagelab_kit.mock_server.settings import ACTIVE, ServeOptions, Settings
 
-SETTINGS_ENV = "ENGAGELAB_MOCK__WORKER_SETTINGS"
-SERVING_ENV = "ENGAGELAB_MOCK__SERVING"  # "parent PID,body timeout,threads" for the workers
+if TYPE_CHECKING:
+    from engagelab_kit.mock_server.h1 import Server
+
 _SPEC = spec.load()
+BACKLOG = 2048
+STOP_GRACE_S = 3.0
 
 
-def worker_app() -> RsgiApp:
-    """Granian's factory target, called once in each worker process."""
-    from engagelab_kit.mock_server.app import serving_app
-    from engagelab_kit.mock_server.lifecycle import die_with_parent
-
-    parent, body_timeout, threads = os.environ.pop(SERVING_ENV).split(",")
-    die_with_parent(int(parent))
-    return serving_app(restore(os.environ.pop(SETTINGS_ENV)), float(body_timeout), int(threads))
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket (``port`` 0: a free one), or ConfigError if the address cannot be held."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError("--port", f"{host}:{port}", f"cannot listen: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def claim_port(host: str, port: int) -> int:
-    """The port to serve on (a free one for 0), or ConfigError if another process holds it.
-
-    Granian binds with SO_REUSEPORT, which would let a second mock share a port
-    silently with the first; this probe binds without it, so it fails instead.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise ConfigError("--port", f"{host}:{port}", f"cannot listen: {exc.strerror or exc}") from None
+    """The port ``listen`` would hold (a free one for 0), or ConfigError; the probe is released."""
+    with listen(host, port) as sock:
         claimed: int = sock.getsockname()[1]
         return claimed
 
@@ -77,70 +72,90 @@ def banner(settings: Settings, url: str) -> str:
     )
 
 
-def granian_server(factory: str, options: ServeOptions, port: int, interface: str = "rsgi") -> MPServer:
-    """Granian as the mock runs under it (RSGI, supervised by ``lifecycle.Supervisor``); the benchmark
-    serves its WSGI references the same way."""
-    from granian.constants import HTTPModes, Interfaces, Loops
-    from granian.log import LogLevels
+def run_worker(sock: socket.socket, settings: Settings, options: ServeOptions, parent: int | None) -> int:
+    """One worker: an event loop serving ``sock`` until SIGTERM or SIGINT; its exit code."""
+    from engagelab_kit.mock_server.app import serving_handler
+    from engagelab_kit.mock_server.h1 import Server
+    from engagelab_kit.mock_server.lifecycle import die_with_parent
 
-    from engagelab_kit.mock_server.lifecycle import Supervisor
+    if parent is not None:
+        die_with_parent(parent)
+    loop = _new_loop()
+    asyncio.set_event_loop(loop)
+    dispatcher = serving_handler(settings, options.threads)
+    server = Server(dispatcher, settings.max_body_bytes, options.body_timeout)
+    listening = loop.run_until_complete(loop.create_server(server.connection, sock=sock, backlog=BACKLOG))
+    stopping: asyncio.Future[None] = loop.create_future()
 
-    rsgi = interface == "rsgi"
-    # Looked up, not imported: each worker imports it, the serving process never needs it.
-    loop = Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio
-    # The process-based server: the GIL build of CPython, which is what we run on.
-    return Supervisor(
-        factory,
-        address=options.host,
-        port=port,
-        interface=Interfaces.RSGI if rsgi else Interfaces.WSGI,
-        workers=options.workers,
-        blocking_threads=1 if rsgi else options.threads,
-        loop=loop,
-        http=HTTPModes.http1,
-        websockets=False,
-        factory=True,
-        respawn_failed_workers=True,
-        log_level=LogLevels.warning,
-    )
+    def stop() -> None:
+        if not stopping.done():
+            stopping.set_result(None)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    try:
+        loop.run_until_complete(stopping)
+        listening.close()
+        server.close_idle()
+        loop.run_until_complete(_drained(server))
+    finally:
+        dispatcher.shutdown()
+        loop.close()
+    return 0
+
+
+async def _drained(server: Server) -> None:
+    """Answers still owed on open connections get up to ``STOP_GRACE_S`` to leave."""
+    live = server.live
+    deadline = asyncio.get_running_loop().time() + STOP_GRACE_S
+    while live and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows, or a platform without a uvloop wheel
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -> int:
-    port = claim_port(options.host, options.port)
+    sock = listen(options.host, options.port)
+    port = sock.getsockname()[1]
     scratch = None
-    if options.workers > 1 and not settings.state_file:
-        # Several processes need one store; it lives only as long as this server.
-        scratch = tempfile.mkdtemp(prefix="engagelab-mock-")
-        settings = replace(settings, state_file=str(Path(scratch) / "state.db"))
-    if settings.state_file:
-        import sqlite3
+    try:
+        if options.workers > 1 and not settings.state_file:
+            # Several processes need one store; it lives only as long as this server.
+            scratch = tempfile.mkdtemp(prefix="engagelab-mock-")
+            settings = replace(settings, state_file=str(Path(scratch) / "state.db"))
+        if settings.state_file:
+            _prepare_state(settings)
+        # Imported before the fork, so each worker starts with the app already loaded.
 
-        from engagelab_kit.mock_server.store_sqlite import SqliteStore
-
-        try:
-            store = SqliteStore(settings.state_file, settings.journal_size, settings.known_euids)
-        except sqlite3.Error as exc:
-            raise ConfigError("--state", settings.state_file, f"cannot use as SQLite state: {exc}") from None
-        store.remove_faults()  # faults steer one run; they do not outlive a restart
-        store.close()
-    os.environ[SETTINGS_ENV] = dump(settings)
-    os.environ[SERVING_ENV] = f"{os.getpid()},{options.body_timeout},{options.threads}"
-    server = granian_server("engagelab_kit.mock_server.serve:worker_app", options, port)
-    host = f"[{options.host}]" if ":" in options.host else options.host
-
-    @server.on_startup
-    def announce() -> None:
-        # Runs once the socket is bound: "serving on" is never printed for a port we do not hold.
+        host = f"[{options.host}]" if ":" in options.host else options.host
         out.write(banner(settings, f"http://{host}:{port}"))
         out.flush()
+        if not hasattr(os, "fork"):  # pragma: no cover - Windows: one worker, in this process
+            return run_worker(sock, settings, options, None)
+        from engagelab_kit.mock_server.lifecycle import Supervisor
 
-    try:
-        server.serve()
-    except OSError as exc:
-        raise ConfigError("--port", f"{options.host}:{port}", f"cannot listen: {exc.strerror or exc}") from None
+        parent = os.getpid()
+        return Supervisor(options.workers, lambda index: run_worker(sock, settings, options, parent)).run()
     finally:
-        os.environ.pop(SETTINGS_ENV, None)
-        os.environ.pop(SERVING_ENV, None)
+        sock.close()
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    return 0
+
+
+def _prepare_state(settings: Settings) -> None:
+    import sqlite3
+
+    from engagelab_kit.mock_server.store_sqlite import SqliteStore
+
+    try:
+        store = SqliteStore(settings.state_file or "", settings.journal_size, settings.known_euids)
+    except sqlite3.Error as exc:
+        raise ConfigError("--state", settings.state_file or "", f"cannot use as SQLite state: {exc}") from None
+    store.remove_faults()  # faults steer one run; they do not outlive a restart
+    store.close()

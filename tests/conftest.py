@@ -125,7 +125,7 @@ class Served:
             try:
                 if self.session.get(f"{self.url}/__mock/health", timeout=1).status_code in (200, 401, 404):
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"mock not ready: {self._output()}")

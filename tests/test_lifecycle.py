@@ -132,11 +132,6 @@ def test_the_example_still_works_after_a_worker_kill() -> None:
         assert server.stop() == 0
 
 
-def never_starts() -> None:
-    """A factory target that fails in every worker (used by the test below, in a subprocess)."""
-    raise SystemExit(3)
-
-
 def test_a_server_whose_workers_can_never_start_gives_up_with_exit_1() -> None:
     import subprocess
     import sys
@@ -144,12 +139,13 @@ def test_a_server_whose_workers_can_never_start_gives_up_with_exit_1() -> None:
     from tests.conftest import ROOT
 
     script = (
-        "from engagelab_kit.mock_server.serve import granian_server, claim_port\n"
-        "from engagelab_kit.mock_server.settings import ServeOptions\n"
-        "granian_server('tests.test_lifecycle:never_starts', ServeOptions(), claim_port('127.0.0.1', 0)).serve()\n"
+        "import sys\n"
+        "from engagelab_kit.mock_server.lifecycle import Supervisor\n"
+        "sys.exit(Supervisor(1, lambda index: 3).run())\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "every worker dies on start; giving up" in result.stderr
-    # Replaced, with a growing pause, before giving up (Granian logs each death on stdout).
-    assert result.stdout.count("Unexpected exit from worker-1") >= 8
+    # Replaced, with a growing pause, before giving up.
+    assert result.stderr.count("worker 0 (pid") >= 8
+    assert "exited with code 3; replacing it in 2.00 s" in result.stderr
