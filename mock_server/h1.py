@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -115,6 +116,8 @@ class Connection(asyncio.Protocol):
         self._header_items: list[tuple[bytes, bytes]] = []
         self._headers: dict[str, str] | None = None
         self._head_bytes = 0  # bytes received while the request's head was under way
+        self._read_size = 0
+        self._method: str | None = None  # a method llhttp does not know, as the client sent it
         self._body: list[bytes] = []
         self._size = 0
         self.parser = httptools.HttpRequestParser(self)
@@ -134,8 +137,12 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._done:
             return
+        if not self.deadline and data[:5] != b"POST ":
+            data = self._any_method(data)
+        self._read_size = len(data)
         if self._headers is None and self.deadline:
-            # Counted per read, not per header line: a head that never ends is cut off here.
+            # A head already under way when this read came: counted per read, not per header line,
+            # so a head that never ends is cut off here.
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse(error_answer(431, 55004, f"request head larger than {MAX_HEAD_BYTES} bytes", close=True))
@@ -147,14 +154,27 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserCallbackError as exc:
             if not isinstance(exc.__context__, _Stop):
                 raise
-        except httptools.HttpParserUpgrade:
-            # Nothing is upgraded here: what was asked is answered, then the connection closes.
+        except httptools.HttpParserUpgrade as exc:
+            # Nothing is upgraded here: what was asked is answered, then the connection closes. llhttp
+            # stops at the end of the head; the body, if any, is what follows in this read.
             if self._headers is not None:
-                self._finish(self._request(b""), keep_alive=False)
+                declared = self._headers.get("content-length", "")
+                rest = data[exc.args[0]:] if exc.args and isinstance(exc.args[0], int) else b""
+                self._finish(self._request(rest[: int(declared)] if declared.isdigit() else b""), keep_alive=False)
             self._stop()
         except httptools.HttpParserError as exc:
             detail = _FRAMING if self._headers is not None else f"malformed HTTP request: {exc}"[:200]
             self._refuse(error_answer(400, 55004, detail, close=True))
+
+    def _any_method(self, data: bytes) -> bytes:
+        """A read that starts a request: a method llhttp does not know (``post``, ``FOO``) is any other
+        HTTP token to this API, answered 405; it is parsed as PUT and named as sent."""
+        space = data.find(b" ", 0, 33)
+        token = data[:space]
+        if space <= 0 or token in _LLHTTP_METHODS or not _TOKEN.fullmatch(token):
+            return data
+        self._method = token.decode("ascii")
+        return b"PUT" + data[space:]
 
     def eof_received(self) -> bool:
         # The client shut its sending side: a request under way will never end; answers owed are still sent.
@@ -190,6 +210,11 @@ class Connection(asyncio.Protocol):
         if len(raw) > MAX_HEADERS:
             self._refuse(error_answer(431, 55004, f"more than {MAX_HEADERS} request header lines", close=True))
             raise _Stop
+        # Only a large read or a head over several reads can be too large: the exact count then.
+        big = self._head_bytes or self._read_size > MAX_HEAD_BYTES // 2
+        if big and _head_size(self._target, raw) > MAX_HEAD_BYTES:
+            self._refuse(error_answer(431, 55004, f"request head larger than {MAX_HEAD_BYTES} bytes", close=True))
+            raise _Stop
         headers = {_name(n): v.decode("latin-1") for n, v in raw}
         if len(headers) < len(raw):
             headers = _folded([(_name(n), v.decode("latin-1")) for n, v in raw])
@@ -213,6 +238,8 @@ class Connection(asyncio.Protocol):
             raise _Stop
 
     def on_message_complete(self) -> None:
+        if "upgrade" in self._headers and self.parser.should_upgrade():  # type: ignore[operator]
+            return  # llhttp ends the message at the head and raises HttpParserUpgrade: answered there
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         if len(body) > self.server.max_body:
             body = body[: self.server.max_body + 1]
@@ -230,8 +257,11 @@ class Connection(asyncio.Protocol):
                 raw_path = httptools.parse_url(target).path or b"/"
         # As WSGI's PATH_INFO: percent-decoded, UTF-8 bytes as latin-1 (RFC 3986 makes the spellings equal).
         path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("latin-1")
-        raw_method = self.parser.get_method()
-        method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
+        if self._method is not None:
+            method, self._method = self._method, None
+        else:
+            raw_method = self.parser.get_method()
+            method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
         self.http_version = self.parser.get_http_version() if path.startswith("/__mock") else "1.1"
         request = HttpRequest(method, path, self._headers or {}, body, query.decode("latin-1"))
         self._target.clear()
@@ -345,6 +375,9 @@ class Connection(asyncio.Protocol):
         return str(local[0]), str(local[1]), str(remote[0])
 
 
+_LLHTTP_METHODS = frozenset(
+    m.encode() for m in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"))
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's tchar
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT")}
 _NAMES: dict[bytes, str] = {}  # raw header name -> lower-case str; names repeat from request to request
 _HEADS: dict[tuple[object, ...], tuple[bytes, bool]] = {}  # (status, *headers) -> (status line and headers, close)
@@ -374,6 +407,10 @@ def _head(key: tuple[object, ...]) -> tuple[bytes, bool]:
     if len(_HEADS) < _CACHE_MAX:
         _HEADS[key] = head
     return head
+
+
+def _head_size(target: list[bytes], headers: list[tuple[bytes, bytes]]) -> int:
+    return sum(map(len, target)) + sum(len(name) + len(value) for name, value in headers)
 
 
 def _folded(items: list[tuple[str, str]]) -> dict[str, str]:
