@@ -211,16 +211,6 @@ ON_A_SERVED_MOCK = pytest.mark.served
 
 
 @ON_A_SERVED_MOCK
-def test_half_closed_clients_always_get_their_answer(served: Served) -> None:
-    served.control("POST", "/reset")
-    for euid in range(9100, 9105):
-        body = json.dumps({"euid": euid, "contacts": {"email": "half"}}).encode()
-        raw = _exchange(served, _post(body=body), shut=True)
-        assert _statuses(raw) == [200] and raw.endswith(b'{"code":0,"message":"success"}')
-        assert served.control("GET", f"/users/{euid}").status == 200
-
-
-@ON_A_SERVED_MOCK
 def test_pipelined_requests_are_answered_in_order_across_the_control_api(served: Served) -> None:
     health = b"GET /__mock/health HTTP/1.1\r\nHost: mock\r\n\r\n"
     raw = _exchange(served, _post() + health + _post(body=b"{bad") + b"GET /nowhere HTTP/1.1\r\nHost: m\r\n\r\n",
