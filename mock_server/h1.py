@@ -52,11 +52,12 @@ class _Stop(Exception):
 
 
 class _Slot:
-    __slots__ = ("answer", "keep_alive")
+    __slots__ = ("answer", "keep_alive", "head")
 
-    def __init__(self, answer: Answer | None, keep_alive: bool) -> None:
+    def __init__(self, answer: Answer | None, keep_alive: bool, head: bool = False) -> None:
         self.answer = answer
         self.keep_alive = keep_alive
+        self.head = head  # an answer to HEAD: its headers only
 
 
 class Server:
@@ -274,10 +275,11 @@ class Connection(asyncio.Protocol):
 
     def _finish(self, request: HttpRequest, keep_alive: bool) -> None:
         reply = self.server.handler(request, self)
+        head = request.method == "HEAD"
         if type(reply) is Answer and not self._queue:
-            self._write(reply, keep_alive)  # the fast path: nothing owed before it
+            self._write(reply, keep_alive, head)  # the fast path: nothing owed before it
             return
-        slot = _Slot(None, keep_alive)
+        slot = _Slot(None, keep_alive, head)
         self._queue.append(slot)
         if isinstance(reply, Answer):
             slot.answer = reply
@@ -309,12 +311,12 @@ class Connection(asyncio.Protocol):
         while queue and queue[0].answer is not None:
             slot = queue.popleft()
             assert slot.answer is not None
-            self._write(slot.answer, slot.keep_alive)
+            self._write(slot.answer, slot.keep_alive, slot.head)
         if self._close_when_drained and not queue and self.transport:
             self.transport.close()
         self._maybe_resume_reading()
 
-    def _write(self, answer: Answer, keep_alive: bool) -> None:
+    def _write(self, answer: Answer, keep_alive: bool, headers_only: bool = False) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -332,7 +334,7 @@ class Connection(asyncio.Protocol):
         close = wants_close or not keep_alive
         body = answer.body
         transport.write(b"%sContent-Length: %d\r\nDate: %s\r\n%s\r\n%s" % (
-            lines, len(body), self.server.date(), b"Connection: close\r\n" if close else b"", body))
+            lines, len(body), self.server.date(), b"Connection: close\r\n" if close else b"", b"" if headers_only else body))
         if close:
             self._stop()
             self._queue.clear()

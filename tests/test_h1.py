@@ -264,6 +264,15 @@ def test_any_method_token_reaches_the_rules(served: Served, method: bytes) -> No
 
 
 @ON_A_SERVED_MOCK
+def test_head_answers_carry_no_body_on_any_path(served: Served) -> None:
+    for path, status in ((CONTACT, 405), ("/nowhere", 404), ("/__mock/health", 200)):
+        raw = _exchange(served, f"HEAD {path} HTTP/1.1\r\nHost: m\r\n\r\n".encode() + _post(), wait=1.0)
+        assert _statuses(raw) == [status, 200]
+        head_end = raw.index(b"\r\n\r\n") + 4
+        assert raw[head_end:].startswith(b"HTTP/1.1 200 OK\r\n")  # nothing between the two answers
+
+
+@ON_A_SERVED_MOCK
 def test_answers_carry_a_date_and_their_length(served: Served) -> None:
     raw = _exchange(served, _post(), wait=0.5)
     head, _, body = raw.partition(b"\r\n\r\n")
