@@ -52,7 +52,7 @@ class _Stop(Exception):
 
 
 class _Slot:
-    __slots__ = ("answer", "keep_alive", "head")
+    __slots__ = ("answer", "head", "keep_alive")
 
     def __init__(self, answer: Answer | None, keep_alive: bool, head: bool = False) -> None:
         self.answer = answer
@@ -333,8 +333,9 @@ class Connection(asyncio.Protocol):
             return
         close = wants_close or not keep_alive
         body = answer.body
-        transport.write(b"%sContent-Length: %d\r\nDate: %s\r\n%s\r\n%s" % (
-            lines, len(body), self.server.date(), b"Connection: close\r\n" if close else b"", b"" if headers_only else body))
+        ending = b"Connection: close\r\n\r\n" if close else b"\r\n"
+        transport.write(b"%sContent-Length: %d\r\nDate: %s\r\n%s%s" % (
+            lines, len(body), self.server.date(), ending, b"" if headers_only else body))
         if close:
             self._stop()
             self._queue.clear()
