@@ -1,7 +1,8 @@
 """A spec-driven mock of EngageLab's ``POST /v1/user/contact``.
 
 Names are imported on first use (PEP 562), so the serving process that only
-parses settings and starts Granian does not load Flask: each worker loads it.
+parses settings and forks the workers does not load Flask: a worker loads it on
+the control API's first call.
 """
 
 from __future__ import annotations

@@ -1,14 +1,13 @@
 """The WSGI adapter: environ in, ``HttpRequest`` to the service, bytes out.
 
 This is the in-process mock (``create_app()``, Werkzeug's test client, any
-WSGI server); ``engagelab-mock serve`` uses the RSGI adapter (``rsgi.py``),
-whose body reads cannot be held up by a slow client. It answers every route
+WSGI server); ``engagelab-mock serve`` serves through ``h1.py`` and
+``dispatch.py``, whose body reads cannot be held up by a slow client. It answers every route
 but the control API itself, ahead of Flask's routing.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -89,14 +88,6 @@ def drain(environ: dict[str, Any], consumed: int) -> bool:
 
 class ConnectionDropped(RuntimeError):
     """Raised on purpose mid-response by a drop fault."""
-
-
-class QuietDrops(logging.Filter):
-    """Keeps the server's log free of the tracebacks that drop faults cause on purpose."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # Granian formats the traceback into the message itself rather than passing exc_info.
-        return f"{ConnectionDropped.__name__}: " not in record.getMessage()
 
 
 def _dropped(start_response: Callable[..., Any]) -> Iterator[bytes]:

@@ -90,7 +90,7 @@ class Rules(InProcess):
 
 
 class Served:
-    """A mock served by the real CLI, under Granian, on a free loopback port."""
+    """A mock served by the real CLI on a free loopback port."""
 
     name = "served"
 
@@ -154,7 +154,7 @@ def served() -> Iterator[Served]:
 
 @pytest.fixture(scope="session")
 def served_workers() -> Iterator[Served]:
-    """Two Granian workers sharing one SQLite store."""
+    """Two workers sharing one SQLite store."""
     server = Served("--workers", "2")
     yield server
     server.stop()

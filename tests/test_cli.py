@@ -57,7 +57,7 @@ def test_claim_port_picks_a_free_one_and_refuses_a_held_one() -> None:
     port = claim_port("127.0.0.1", 0)
     assert 0 < port < 65536
     with socket.socket() as holder:
-        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as Granian does
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as servers that share ports do
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         with pytest.raises(ConfigError, match="cannot listen"):

@@ -86,7 +86,7 @@ def test_a_worker_that_keeps_dying_is_replaced_and_the_others_keep_serving() -> 
     try:
         first, healthy = _children(server.proc.pid)
         victim = first
-        # Three deaths of the same worker within a few seconds: Granian's own rule
+        # Three deaths of the same worker within a few seconds: Granian's rule (the mock's server before)
         # (two within 5.5 s) stopped the whole server, healthy worker included.
         for round_ in range(3):
             os.kill(victim, signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""The real CLI under Granian: startup output, signals, workers sharing one truth, persistence, drops."""
+"""The real CLI, served: startup output, signals, workers sharing one truth, persistence, drops."""
 
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def test_a_stalled_client_does_not_block_others(served: Served) -> None:
 
 
 def test_state_file_survives_a_killed_worker(tmp_path: Path) -> None:
-    """A worker killed outright (no clean shutdown) loses nothing acknowledged: Granian respawns it."""
+    """A worker killed outright (no clean shutdown) loses nothing acknowledged: the supervisor replaces it."""
     server = Served("--state", str(tmp_path / "state.db"))
     try:
         assert _post(server, {"euid": 41, "contacts": {"email": "acked"}}).json()["code"] == 0
