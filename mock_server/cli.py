@@ -38,7 +38,8 @@ class _Version(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
         from engagelab_kit.spec.version import __version__
 
-        parser.exit(message=f"{parser.prog} {__version__}\n")
+        print(f"{parser.prog} {__version__}")
+        parser.exit()
 
 
 def _parser(argv: list[str]) -> argparse.ArgumentParser:

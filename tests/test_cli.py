@@ -78,3 +78,13 @@ def test_serve_refuses_a_foreign_host_before_listening(capsys: pytest.CaptureFix
     assert main(["serve", "--host", "192.0.2.7", "--no-control", "--port", "0"]) == 2
     captured = capsys.readouterr()
     assert "serving on" not in captured.out and "--host: 192.0.2.7" in captured.err
+
+
+def test_version_is_printed_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    from engagelab_kit.spec.version import __version__
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    out, err = capsys.readouterr()
+    assert out == f"engagelab-mock {__version__}\n" and err == ""
