@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from engagelab_kit.mock_server.memo import Memo
 from engagelab_kit.mock_server.wire import is_credential_header
 
 # What one journal entry keeps at most (README "Bounded memory"): clients choose how much they
@@ -26,23 +27,38 @@ REDACTED = "<redacted>"
 _PER_HEADER = 90  # bytes per kept header beyond its text: the dict slot and two str objects
 
 
+# Header names -> (the credential-bearing ones, their total length), for name sets within the
+# limits. Clients send the same few sets again and again; names are not secret.
+_SHAPE_MEMO_SIZE = 256
+_shapes: Memo[tuple[str, ...], tuple[tuple[str, ...], int]] = Memo(_SHAPE_MEMO_SIZE)
+
+
+def _shape(names: tuple[str, ...]) -> tuple[tuple[str, ...], int] | None:
+    """What a set of header names needs in the journal, or None if it must be cut."""
+    shape = _shapes.get(names)
+    if shape is None:
+        if len(names) > JOURNAL_HEADER_COUNT or max(map(len, names), default=0) > JOURNAL_HEADER_NAME_LIMIT:
+            return None
+        shape = _shapes.put(names, (tuple(filter(is_credential_header, names)), sum(map(len, names))))
+    return shape
+
+
 def journal_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool, int]:
     """The headers as the journal keeps them: credentials redacted, sizes bounded; whether any was
     cut; and about how many characters they hold."""
     # The usual case, checked at C speed (this runs for every request): nothing to cut. Totals
     # within a single header's limit spare the per-header maximum.
-    names = sum(map(len, headers))
-    values = sum(map(len, headers.values()))
-    if (
-        len(headers) <= JOURNAL_HEADER_COUNT
-        and names + values <= JOURNAL_HEADERS_LIMIT
-        and (values <= JOURNAL_HEADER_VALUE_LIMIT or max(map(len, headers.values())) <= JOURNAL_HEADER_VALUE_LIMIT)
-        and (names <= JOURNAL_HEADER_NAME_LIMIT or max(map(len, headers)) <= JOURNAL_HEADER_NAME_LIMIT)
-    ):
-        kept = dict(headers)
-        for name in filter(is_credential_header, headers):
-            kept[name] = REDACTED
-        return kept, False, names + values
+    shape = _shape(tuple(headers))
+    if shape is not None:
+        credentials, names = shape
+        values = sum(map(len, headers.values()))
+        if names + values <= JOURNAL_HEADERS_LIMIT and (
+            values <= JOURNAL_HEADER_VALUE_LIMIT or max(map(len, headers.values())) <= JOURNAL_HEADER_VALUE_LIMIT
+        ):
+            kept = dict(headers)
+            for name in credentials:
+                kept[name] = REDACTED
+            return kept, False, names + values
     return _cut_headers(headers)
 
 
@@ -71,11 +87,14 @@ def journal_entry(
 ) -> JournalEntry:
     """A journal entry as the journal keeps it: credentials redacted, every part bounded."""
     kept, cut, text = journal_headers(headers)
+    # (Slicing a str or bytes no longer than the limit gives the object itself: no copy.)
     path, query, body = path[:JOURNAL_TEXT_LIMIT], query[:JOURNAL_TEXT_LIMIT], body[:JOURNAL_BODY_LIMIT]
-    message = message[:JOURNAL_TEXT_LIMIT] if message is not None else None
-    size = len(path) + len(query) + len(body) + len(message or "") + _PER_HEADER * len(kept) + text
-    return JournalEntry(time, method[:JOURNAL_HEADER_NAME_LIMIT], path, query, kept, body, body_bytes, euid,
-                        project, code, status, duration_ms, cut, size, message, rule, steered)
+    if message is not None:
+        message = message[:JOURNAL_TEXT_LIMIT]
+        text += len(message)
+    size = len(path) + len(query) + len(body) + _PER_HEADER * len(kept) + text
+    return _new_entry((time, method[:JOURNAL_HEADER_NAME_LIMIT], path, query, kept, body, body_bytes, euid, project,
+                       code, status, duration_ms, cut, size, message, rule, steered))
 
 
 def bounded(entry: JournalEntry) -> JournalEntry:
@@ -87,10 +106,10 @@ def bounded(entry: JournalEntry) -> JournalEntry:
                          entry.message, entry.rule, entry.steered)
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, per request
-class JournalEntry:
-    """One request as it came and went, formatted only when read. The stores keep it
-    ``bounded`` (credentials redacted, sizes capped) so that no secret is kept. Not changed once made."""
+class JournalEntry(NamedTuple):
+    """One request as it came and went, formatted only when read (``to_json``). The stores keep it
+    ``bounded`` (credentials redacted, sizes capped) so that no secret is kept. A tuple: cheap to
+    make on every request, and never changed once made."""
 
     time: float
     method: str
@@ -134,8 +153,14 @@ class JournalEntry:
             "rule": self.rule,
             "dropped": self.status is None,
             "steered": self.steered,
-            "duration_ms": round(self.duration_ms, 3),
+            # One wall-clock read per end of the request: a clock stepped back in between reads 0.
+            "duration_ms": round(max(self.duration_ms, 0.0), 3),
         }
+
+
+# The tuple's own constructor, without NamedTuple's keyword-handling Python frame (the hot path).
+def _new_entry(fields: tuple[Any, ...]) -> JournalEntry:
+    return tuple.__new__(JournalEntry, fields)
 
 
 @dataclass(frozen=True)
