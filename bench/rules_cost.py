@@ -6,7 +6,7 @@ wrk sends them), for each request kind of the mix (``bench/mix.py``), and the sa
 store the served mock uses for ``--state``/``--workers N`` (batched, one group commit per
 ``--batch`` requests, as one event-loop turn commits once).
 
-Figures are CPU time of this process, the best of rounds of 2000. Every request is a fresh
+Figures are CPU time of this process, the best of rounds of 500. Every request is a fresh
 ``HttpRequest`` with fresh header strings and body bytes, as an adapter builds it; building it is
 not timed. Run: ``.venv/bin/python bench/rules_cost.py [--quick]``.
 """
@@ -31,7 +31,7 @@ from engagelab_kit.mock_server.settings import Settings
 from engagelab_kit.mock_server.store_sqlite import SqliteStore
 from engagelab_kit.mock_server.wire import HttpRequest
 
-BATCH = 2_000  # requests built, then timed, per round
+BATCH = 500  # requests built, then timed, per round: short rounds, so that some run undisturbed
 
 
 def _fresh(text: str) -> str:

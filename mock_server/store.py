@@ -30,6 +30,7 @@ _PER_HEADER = 90  # bytes per kept header beyond its text: the dict slot and two
 # Header names -> (the credential-bearing ones, their total length), for name sets within the
 # limits. Clients send the same few sets again and again; names are not secret.
 _SHAPE_MEMO_SIZE = 256
+_new_tuple = tuple.__new__
 _shapes: Memo[tuple[str, ...], tuple[tuple[str, ...], int]] = Memo(_SHAPE_MEMO_SIZE)
 
 
@@ -86,15 +87,17 @@ def journal_entry(
     message: str | None = None, rule: str | None = None, steered: str | None = None,
 ) -> JournalEntry:
     """A journal entry as the journal keeps it: credentials redacted, every part bounded."""
-    kept, cut, text = journal_headers(headers)
+    kept, cut, size = journal_headers(headers)
+    size += _PER_HEADER * len(kept)
     # (Slicing a str or bytes no longer than the limit gives the object itself: no copy.)
     path, query, body = path[:JOURNAL_TEXT_LIMIT], query[:JOURNAL_TEXT_LIMIT], body[:JOURNAL_BODY_LIMIT]
+    size += len(path) + len(query) + len(body)
     if message is not None:
         message = message[:JOURNAL_TEXT_LIMIT]
-        text += len(message)
-    size = len(path) + len(query) + len(body) + _PER_HEADER * len(kept) + text
-    return _new_entry((time, method[:JOURNAL_HEADER_NAME_LIMIT], path, query, kept, body, body_bytes, euid, project,
-                       code, status, duration_ms, cut, size, message, rule, steered))
+        size += len(message)
+    # The tuple's own constructor: NamedTuple's keyword-handling frame costs more than the rest.
+    return _new_tuple(JournalEntry, (time, method[:JOURNAL_HEADER_NAME_LIMIT], path, query, kept, body, body_bytes,
+                                     euid, project, code, status, duration_ms, cut, size, message, rule, steered))
 
 
 def bounded(entry: JournalEntry) -> JournalEntry:
@@ -156,11 +159,6 @@ class JournalEntry(NamedTuple):
             # One wall-clock read per end of the request: a clock stepped back in between reads 0.
             "duration_ms": round(max(self.duration_ms, 0.0), 3),
         }
-
-
-# The tuple's own constructor, without NamedTuple's keyword-handling Python frame (the hot path).
-def _new_entry(fields: tuple[Any, ...]) -> JournalEntry:
-    return tuple.__new__(JournalEntry, fields)
 
 
 @dataclass(frozen=True)
