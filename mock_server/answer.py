@@ -41,7 +41,7 @@ def error_answer(status: int, code: int, detail: str, close: bool = False) -> An
 def answer(service: MockService, request: HttpRequest) -> Answer:
     """The answer to ``request``; the same ``Answer`` object when the verdict repeats (not to be changed)."""
     try:
-        return service.decide(request).answer
+        return service.decide(request)[0].answer
     except DropConnection:
         return DROPPED
     except Exception:

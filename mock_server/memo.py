@@ -10,7 +10,6 @@ hit hands out the same object.
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
@@ -20,29 +19,31 @@ V = TypeVar("V")
 
 
 class Memo(Generic[K, V]):
-    __slots__ = ("_data", "_lock", "get", "size")
+    __slots__ = ("_data", "get", "size")
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError("a memo holds at least one entry")
         self.size = size
         self._data: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()  # puts come from the event loop and the pool's threads
         # The dict's own get: a hit costs one C call, no Python frame.
         self.get = self._data.get
 
     def put(self, key: K, value: V) -> V:
         """Keep ``value`` for ``key`` (forgetting the oldest entry when full) and return it."""
         data = self._data
-        with self._lock:
-            if len(data) >= self.size and key not in data:
+        # No lock: each dict operation is atomic, and a put racing another may only forget one
+        # entry more than it had to; the loop brings the size back within the bound.
+        while len(data) >= self.size:
+            try:
                 data.popitem(last=False)
-            data[key] = value
+            except KeyError:  # emptied by a racing clear()
+                break
+        data[key] = value
         return value
 
     def __len__(self) -> int:
         return len(self._data)
 
     def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
+        self._data.clear()

@@ -71,7 +71,7 @@ class Rules:
         good, max_length = self._good_types, self.settings.max_value_length
         for name, value in contacts.items():
             # The usual entry, checked inline; _entry finds which rule any other one breaks.
-            if name not in good or type(value) is not str or len(value) > max_length or is_blank(value):
+            if name not in good or type(value) is not str or len(value) > max_length or not value.strip(WHITE_SPACE):
                 self._entry(name, value)
         types = self._types
         return {types[name]: value for name, value in contacts.items()}

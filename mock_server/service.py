@@ -97,6 +97,7 @@ class Parsed(NamedTuple):
     contacts: dict[str, str] | None  # the contacts to merge; shared: the stores never change it
 
 
+_new = tuple.__new__
 Handler = Callable[[dict[str, Any], str], Verdict]
 
 
@@ -129,17 +130,15 @@ class MockService:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """The decision as an ``HttpResponse`` (a copy: the caller may change it)."""
-        decided, entry = self._decide(request)
+        decided, entry = self.decide(request)
         return HttpResponse(
             decided.status, dict(decided.payload), dict(decided.answer.headers[1:]), decided.omit_body,
             entry.euid, entry.project, decided.rule, decided.steered,
         )
 
-    def decide(self, request: HttpRequest) -> Verdict:
-        """The verdict on ``request``, journaled. Raises ``DropConnection`` for a drop fault."""
-        return self._decide(request)[0]
-
-    def _decide(self, request: HttpRequest) -> tuple[Verdict, JournalEntry]:
+    def decide(self, request: HttpRequest) -> tuple[Verdict, JournalEntry]:
+        """The verdict on ``request`` and its journal entry (recorded). Raises ``DropConnection``
+        for a drop fault."""
         started = time.time()
         try:
             if (
@@ -224,23 +223,24 @@ class MockService:
 
     def _parse(self, body: bytes) -> Parsed:
         """Steps 3 (but the size and Content-Type) to 6 (but the state) for the contact route."""
+        # (tuple.__new__: NamedTuple's own constructor is a Python frame, and this runs for every new body.)
         try:
             data = parse_body(body, self._max_depth)
         except ApiError as exc:
-            parsed = Parsed(None, _peek_euid(body), self._refusal(exc), None, None)
+            parsed = _new(Parsed, (None, _peek_euid(body), self._refusal(exc), None, None))
         else:
             # The journal's peek parses at its own depth; one parse serves both when it reaches as deep.
             peek = _peek_euid(body) if self._max_depth > _PEEK_DEPTH else None
             try:
                 euid = self.rules.euid(data)
             except ApiError as exc:
-                parsed = Parsed(None, peek, self._refusal(exc), None, None)
+                parsed = _new(Parsed, (None, peek, self._refusal(exc), None, None))
             else:
                 peek = euid if self._max_depth <= _PEEK_DEPTH else peek
                 try:
-                    parsed = Parsed(euid, peek, None, None, self.rules.contacts(data))
+                    parsed = _new(Parsed, (euid, peek, None, None, self.rules.contacts(data)))
                 except ApiError as exc:
-                    parsed = Parsed(euid, peek, None, self._refusal(exc), None)
+                    parsed = _new(Parsed, (euid, peek, None, self._refusal(exc), None))
         if len(body) <= BODY_MEMO_LIMIT:
             self._body_memo.put(body, parsed)
         return parsed

@@ -49,7 +49,8 @@ def journal_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool, i
     cut; and about how many characters they hold."""
     # The usual case, checked at C speed (this runs for every request): nothing to cut. Totals
     # within a single header's limit spare the per-header maximum.
-    shape = _shape(tuple(headers))
+    given = tuple(headers)
+    shape = _shapes.get(given) or _shape(given)
     if shape is not None:
         credentials, names = shape
         values = sum(map(len, headers.values()))

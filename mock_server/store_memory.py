@@ -156,7 +156,7 @@ class MemoryStore:
     # -- the journal ----------------------------------------------------------
 
     def record(self, entry: JournalEntry) -> None:
-        kept = bounded(entry)
+        kept = entry if entry.headers_truncated is not None else bounded(entry)
         size = _JOURNAL_ENTRY + kept.size
         with self._lock:
             journal = self._journal
