@@ -34,7 +34,7 @@ class Memo(Generic[K, V]):
         data = self._data
         # No lock: each dict operation is atomic, and a put racing another may only forget one
         # entry more than it had to; the loop brings the size back within the bound.
-        while len(data) >= self.size:
+        while len(data) >= self.size and key not in data:
             try:
                 data.popitem(last=False)
             except KeyError:  # emptied by a racing clear()
