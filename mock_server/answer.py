@@ -8,26 +8,17 @@ headers and a JSON body, and says when the connection must be cut.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import orjson
 
 from engagelab_kit.mock_server.exceptions import DropConnection
-from engagelab_kit.mock_server.service import MockService, message_for
-from engagelab_kit.mock_server.wire import HttpRequest, HttpResponse
+from engagelab_kit.mock_server.service import JSON_TYPE, MockService, message_for
+from engagelab_kit.mock_server.wire import Answer as Answer  # the adapters import it from here
+from engagelab_kit.mock_server.wire import HttpRequest
 
 _log = logging.getLogger("engagelab_mock")
 
 CONTROL_PREFIX = "/__mock"
-JSON_TYPE = "application/json"
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    drop: bool = False  # a drop fault: cut the connection mid-response
 
 
 # Headers never carry Content-Length here: the RSGI server sets it, the WSGI adapter adds it.
@@ -48,18 +39,15 @@ def error_answer(status: int, code: int, detail: str, close: bool = False) -> An
 
 
 def answer(service: MockService, request: HttpRequest) -> Answer:
+    """The answer to ``request``; the same ``Answer`` object when the verdict repeats (not to be changed)."""
     try:
-        response = service.handle(request)
+        return service.decide(request)[0].answer
     except DropConnection:
         return DROPPED
     except Exception:
         # A bug must still answer in the documented shape, not with the server's bare 500.
         _log.exception("unexpected error answering %s %s", request.method, request.path[:200])
-        response = HttpResponse(500, {"code": -1, "message": message_for(-1, "unexpected error in the mock")})
-    body = b"" if response.omit_body else orjson.dumps(response.payload)
-    headers = [("Content-Type", JSON_TYPE)]
-    headers.extend(response.headers.items())
-    return Answer(response.status, headers, body)
+        return error_answer(500, -1, "unexpected error in the mock")
 
 
 def reason(status: int) -> str:

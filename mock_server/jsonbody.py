@@ -3,7 +3,8 @@
 Python's ``json`` module is laxer than RFC 8259 in three ways that matter
 here (NaN/Infinity, escaped lone surrogates, unbounded integer literals) and
 stricter in none, so the gaps are closed around it rather than by a parser of
-our own.
+our own (``parse_object``). ``parse_body`` tries orjson first, about ten times
+faster, and keeps the strict path for every text orjson refuses.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import itertools
 import json
 import re
 from typing import Any
+
+import orjson
 
 from engagelab_kit.mock_server.exceptions import ApiError
 
@@ -102,3 +105,26 @@ def parse_object(body: bytes, max_depth: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ApiError(55004, "body is not a JSON object", rule="body.object")
     return value
+
+
+def parse_body(body: bytes, max_depth: int) -> dict[str, Any]:
+    """``parse_object`` for the business routes, orjson first; the same outcome for every rule.
+
+    orjson refuses everything ``parse_object`` refuses (invalid UTF-8, a byte-order mark, raw
+    control characters, NaN/Infinity, lone surrogates escaped or not, trailing data), so a text it
+    refuses goes the strict way, which says why (or accepts it: ``1e400``). Where it accepts, it
+    reads what ``json`` reads (duplicate keys: the last wins, in the first one's place), with one
+    difference: an integer literal beyond 64 bits comes back as a float, where ``parse_object``
+    gives an int or a ``HugeInt``. Every rule that reads a number takes only an int in
+    1..2**63-1, so it refuses both with the same code and message (tests/test_memo.py compares
+    the two on generated bodies). Nesting is counted on the text, as ``parse_object`` does.
+    """
+    if body.count(b"{") + body.count(b"[") <= max_depth:
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if type(value) is dict:
+                return value
+    return parse_object(body, max_depth)

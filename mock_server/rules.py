@@ -46,6 +46,8 @@ class Rules:
         self._name = re.compile(_SPEC.name_pattern)
         # name -> the configured string itself: stored contacts share one copy of each name.
         self._types = {t: t for t in settings.contact_types}
+        # The configured names that pass the name rules: their entries need only the value checks.
+        self._good_types = frozenset(t for t in self._types if self._valid_name(t))
         self._identity_names = frozenset(_SPEC.identity_names)
 
     def euid(self, body: dict[str, Any]) -> int:
@@ -66,14 +68,20 @@ class Rules:
         limit = self.settings.max_contacts
         if len(contacts) > limit:
             raise ApiError(55101, f"contacts has more than {limit} entries", rule="contacts.count")
+        good, max_length = self._good_types, self.settings.max_value_length
         for name, value in contacts.items():
-            self._entry(name, value)
+            # The usual entry, checked inline; _entry finds which rule any other one breaks.
+            if name not in good or type(value) is not str or len(value) > max_length or not value.strip(WHITE_SPACE):
+                self._entry(name, value)
         types = self._types
         return {types[name]: value for name, value in contacts.items()}
 
+    def _valid_name(self, name: str) -> bool:
+        return bool(name) and len(name) <= self.settings.max_name_length and self._name.fullmatch(name) is not None
+
     def _entry(self, name: str, value: object) -> None:
         settings = self.settings
-        if not name or len(name) > settings.max_name_length or not self._name.fullmatch(name):
+        if not self._valid_name(name):
             raise ApiError(55102, f"contacts name {name[:80]!r} is not a valid name", rule="entry.name_invalid")
         if name not in self._types:
             raise ApiError(55106, f"contacts name {name!r} is not a supported contact type",

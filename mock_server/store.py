@@ -7,11 +7,12 @@ state must survive a restart. Both have ``reset()``, as moto's backends do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from engagelab_kit.mock_server.memo import Memo
 from engagelab_kit.mock_server.wire import is_credential_header
 
 # What one journal entry keeps at most (README "Bounded memory"): clients choose how much they
@@ -26,23 +27,40 @@ REDACTED = "<redacted>"
 _PER_HEADER = 90  # bytes per kept header beyond its text: the dict slot and two str objects
 
 
+# Header names -> (the credential-bearing ones, their total length), for name sets within the
+# limits. Clients send the same few sets again and again; names are not secret.
+_SHAPE_MEMO_SIZE = 256
+_new_tuple = tuple.__new__
+_shapes: Memo[tuple[str, ...], tuple[tuple[str, ...], int]] = Memo(_SHAPE_MEMO_SIZE)
+
+
+def _shape(names: tuple[str, ...]) -> tuple[tuple[str, ...], int] | None:
+    """What a set of header names needs in the journal, or None if it must be cut."""
+    shape = _shapes.get(names)
+    if shape is None:
+        if len(names) > JOURNAL_HEADER_COUNT or max(map(len, names), default=0) > JOURNAL_HEADER_NAME_LIMIT:
+            return None
+        shape = _shapes.put(names, (tuple(filter(is_credential_header, names)), sum(map(len, names))))
+    return shape
+
+
 def journal_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], bool, int]:
     """The headers as the journal keeps them: credentials redacted, sizes bounded; whether any was
     cut; and about how many characters they hold."""
     # The usual case, checked at C speed (this runs for every request): nothing to cut. Totals
     # within a single header's limit spare the per-header maximum.
-    names = sum(map(len, headers))
-    values = sum(map(len, headers.values()))
-    if (
-        len(headers) <= JOURNAL_HEADER_COUNT
-        and names + values <= JOURNAL_HEADERS_LIMIT
-        and (values <= JOURNAL_HEADER_VALUE_LIMIT or max(map(len, headers.values())) <= JOURNAL_HEADER_VALUE_LIMIT)
-        and (names <= JOURNAL_HEADER_NAME_LIMIT or max(map(len, headers)) <= JOURNAL_HEADER_NAME_LIMIT)
-    ):
-        kept = dict(headers)
-        for name in filter(is_credential_header, headers):
-            kept[name] = REDACTED
-        return kept, False, names + values
+    given = tuple(headers)
+    shape = _shapes.get(given) or _shape(given)
+    if shape is not None:
+        credentials, names = shape
+        values = sum(map(len, headers.values()))
+        if names + values <= JOURNAL_HEADERS_LIMIT and (
+            values <= JOURNAL_HEADER_VALUE_LIMIT or max(map(len, headers.values())) <= JOURNAL_HEADER_VALUE_LIMIT
+        ):
+            kept = dict(headers)
+            for name in credentials:
+                kept[name] = REDACTED
+            return kept, False, names + values
     return _cut_headers(headers)
 
 
@@ -70,12 +88,17 @@ def journal_entry(
     message: str | None = None, rule: str | None = None, steered: str | None = None,
 ) -> JournalEntry:
     """A journal entry as the journal keeps it: credentials redacted, every part bounded."""
-    kept, cut, text = journal_headers(headers)
+    kept, cut, size = journal_headers(headers)
+    size += _PER_HEADER * len(kept)
+    # (Slicing a str or bytes no longer than the limit gives the object itself: no copy.)
     path, query, body = path[:JOURNAL_TEXT_LIMIT], query[:JOURNAL_TEXT_LIMIT], body[:JOURNAL_BODY_LIMIT]
-    message = message[:JOURNAL_TEXT_LIMIT] if message is not None else None
-    size = len(path) + len(query) + len(body) + len(message or "") + _PER_HEADER * len(kept) + text
-    return JournalEntry(time, method[:JOURNAL_HEADER_NAME_LIMIT], path, query, kept, body, body_bytes, euid,
-                        project, code, status, duration_ms, cut, size, message, rule, steered)
+    size += len(path) + len(query) + len(body)
+    if message is not None:
+        message = message[:JOURNAL_TEXT_LIMIT]
+        size += len(message)
+    # The tuple's own constructor: NamedTuple's keyword-handling frame costs more than the rest.
+    return _new_tuple(JournalEntry, (time, method[:JOURNAL_HEADER_NAME_LIMIT], path, query, kept, body, body_bytes,
+                                     euid, project, code, status, duration_ms, cut, size, message, rule, steered))
 
 
 def bounded(entry: JournalEntry) -> JournalEntry:
@@ -87,10 +110,10 @@ def bounded(entry: JournalEntry) -> JournalEntry:
                          entry.message, entry.rule, entry.steered)
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, per request
-class JournalEntry:
-    """One request as it came and went, formatted only when read. The stores keep it
-    ``bounded`` (credentials redacted, sizes capped) so that no secret is kept. Not changed once made."""
+class JournalEntry(NamedTuple):
+    """One request as it came and went, formatted only when read (``to_json``). The stores keep it
+    ``bounded`` (credentials redacted, sizes capped) so that no secret is kept. A tuple: cheap to
+    make on every request, and never changed once made."""
 
     time: float
     method: str
@@ -115,27 +138,43 @@ class JournalEntry:
     steered: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        headers, cut, _ = journal_headers(self.headers)
-        return {
-            "time": datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds"),
-            "method": self.method[:JOURNAL_HEADER_NAME_LIMIT],
-            "path": self.path[:JOURNAL_TEXT_LIMIT],
-            "query": self.query[:JOURNAL_TEXT_LIMIT],
-            "headers": headers,
-            "headers_truncated": cut or bool(self.headers_truncated),
-            "body": self.body[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace"),
-            "body_bytes": self.body_bytes,
-            "body_truncated": self.body_bytes > min(len(self.body), JOURNAL_BODY_LIMIT),
-            "euid": self.euid,
-            "project": self.project,
-            "code": self.code,
-            "status": self.status,
-            "message": self.message,
-            "rule": self.rule,
-            "dropped": self.status is None,
-            "steered": self.steered,
-            "duration_ms": round(self.duration_ms, 3),
-        }
+        return expand(compact(bounded(self)))
+
+
+def compact(entry: JournalEntry) -> tuple[Any, ...]:
+    """A bounded entry as plain JSON-ready values, in ``expand``'s order: what the SQLite store
+    writes (a JSON array is a fraction of the work of the object), and what ``to_json`` formats."""
+    body = entry.body
+    return (entry.time, entry.method, entry.path, entry.query, entry.headers, bool(entry.headers_truncated),
+            body.decode("utf-8", "replace"), entry.body_bytes, entry.body_bytes > len(body), entry.euid,
+            entry.project, entry.code, entry.status, entry.message, entry.rule, entry.steered, entry.duration_ms)
+
+
+def expand(row: Sequence[Any]) -> dict[str, Any]:
+    """The journal's JSON object for a ``compact`` row (the control API's journal entry)."""
+    (time, method, path, query, headers, headers_truncated, body, body_bytes, body_truncated, euid, project, code,
+     status, message, rule, steered, duration_ms) = row
+    return {
+        "time": datetime.fromtimestamp(time, UTC).isoformat(timespec="milliseconds"),
+        "method": method,
+        "path": path,
+        "query": query,
+        "headers": headers,
+        "headers_truncated": headers_truncated,
+        "body": body,
+        "body_bytes": body_bytes,
+        "body_truncated": body_truncated,
+        "euid": euid,
+        "project": project,
+        "code": code,
+        "status": status,
+        "message": message,
+        "rule": rule,
+        "dropped": status is None,
+        "steered": steered,
+        # One wall-clock read per end of the request: a clock stepped back in between reads 0.
+        "duration_ms": round(max(duration_ms, 0.0), 3),
+    }
 
 
 @dataclass(frozen=True)

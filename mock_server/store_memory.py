@@ -112,6 +112,8 @@ class MemoryStore:
             if stored is None:
                 stored = state[key] = dict(contacts)
                 self._state_bytes += _contacts_size(stored)
+            elif stored.items() >= contacts.items():
+                state.move_to_end(key)  # written again, unchanged: the size stays
             else:
                 before = _contacts_size(stored)
                 stored.update(contacts)  # contacts() hands out copies: updating in place is safe
@@ -154,7 +156,7 @@ class MemoryStore:
     # -- the journal ----------------------------------------------------------
 
     def record(self, entry: JournalEntry) -> None:
-        kept = bounded(entry)
+        kept = entry if entry.headers_truncated is not None else bounded(entry)
         size = _JOURNAL_ENTRY + kept.size
         with self._lock:
             journal = self._journal

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from engagelab_kit.mock_server.store import FIRST_EUID, Fault, JournalEntry
+from engagelab_kit.mock_server.store import FIRST_EUID, Fault, JournalEntry, bounded, compact, expand
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contacts (
@@ -51,12 +51,25 @@ _TRIM_EVERY = 256
 _COUNT = struct.Struct("<Q")
 
 
+# Whichever process forked last: a connection, descriptor or mapping made before a fork is the
+# parent's. Counted at fork time, where asking os.getpid() on every use costs a system call.
+_forks = [0]
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
+
 def _entry_json(entry: JournalEntry) -> str:
-    data = entry.to_json()
+    """The entry as the journal table keeps it: its ``compact`` row as a JSON array."""
+    row = compact(bounded(entry))
     try:
-        return orjson.dumps(data).decode()
+        return orjson.dumps(row).decode()
     except orjson.JSONEncodeError:  # e.g. a lone surrogate in a header: the stdlib escapes it
-        return json.dumps(data)
+        return json.dumps(row)
+
+
+def _entry_from(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    # A state file written before entries were compact rows holds the JSON object itself.
+    return expand(data) if isinstance(data, list) else data
 
 
 class SqliteStore:
@@ -72,7 +85,7 @@ class SqliteStore:
         self._merges: list[tuple[str, int, dict[str, str]]] = []
         self._entries: list[JournalEntry] = []
         self._journaled = 0
-        self._armed: tuple[int, mmap.mmap] | None = None  # (pid, the shared fault count)
+        self._armed: tuple[int, mmap.mmap] | None = None  # (fork count, the shared fault count)
         self._db.executescript(_SCHEMA)
         with self._transaction() as db:
             self._seed_sequence(db)
@@ -83,24 +96,24 @@ class SqliteStore:
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         # A connection must not cross a fork: a worker opens its own.
-        if db is None or self._local.pid != os.getpid():
+        if db is None or self._local.forks != _forks[0]:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
-            self._local.pid = os.getpid()
+            self._local.forks = _forks[0]
             self._local.writer = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         return db
 
     def _fault_count(self) -> mmap.mmap:
         """The number of armed faults, shared by every process through the lock file's first 8 bytes:
         asking it costs a memory read, where asking the database costs a query per request."""
-        if self._armed is None or self._armed[0] != os.getpid():
+        if self._armed is None or self._armed[0] != _forks[0]:
             fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 if os.fstat(fd).st_size < _COUNT.size:
                     os.ftruncate(fd, _COUNT.size)
-                self._armed = (os.getpid(), mmap.mmap(fd, _COUNT.size))
+                self._armed = (_forks[0], mmap.mmap(fd, _COUNT.size))
             finally:
                 os.close(fd)
         return self._armed[1]
@@ -147,9 +160,18 @@ class SqliteStore:
             entries, self._entries = self._entries, []
             with self._transaction() as db:
                 if merges:
-                    db.executemany("INSERT OR IGNORE INTO users VALUES (?, ?)", [(p, e) for p, e, _ in merges])
+                    # One user written several times in the batch (a client repeating itself) is
+                    # written once, with its merges applied in order.
+                    users: dict[tuple[str, int], dict[str, str]] = {}
+                    for p, e, c in merges:
+                        merged = users.get((p, e))
+                        if merged is None:
+                            users[p, e] = c
+                        else:
+                            users[p, e] = {**merged, **c}
+                    db.executemany("INSERT OR IGNORE INTO users VALUES (?, ?)", users)
                     db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)",
-                                   [(p, e, name, value) for p, e, c in merges for name, value in c.items()])
+                                   [(p, e, name, value) for (p, e), c in users.items() for name, value in c.items()])
                 if entries:
                     self._insert_entries(db, entries)
 
@@ -235,7 +257,7 @@ class SqliteStore:
             " ORDER BY id DESC LIMIT ?4) ORDER BY id",
             (euid, code, self._journal_size, limit),
         ).fetchall()
-        return [{**json.loads(entry), "id": row_id} for row_id, entry in rows]
+        return [{**_entry_from(entry), "id": row_id} for row_id, entry in rows]
 
     def clear_journal(self) -> None:
         self.flush()

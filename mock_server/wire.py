@@ -20,6 +20,17 @@ def is_credential_header(name: str) -> bool:
     return lowered in REDACTED_HEADERS or any(part in lowered for part in CREDENTIAL_NAME_PARTS)
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What goes on the wire. Shared between requests when the inputs repeat: adapters must not
+    change ``headers`` (they copy it to add their own)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    drop: bool = False  # a drop fault: cut the connection mid-response
+
+
 @dataclass(frozen=True)
 class HttpRequest:
     method: str
