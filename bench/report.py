@@ -309,6 +309,7 @@ def write_json(results: Results, path: Path) -> None:
         "ratios": ratios(results),
         "worker_scaling": worker_scaling(results),
         "suite_share_of_ceiling": suite_share(results),
+        "example_throughput": throughput_summary(results),
         "verdicts": [asdict(v) for v in verdicts(results)],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
