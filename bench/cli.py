@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from functools import partial
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import requests
@@ -26,6 +26,7 @@ from bench.report import (
     MOCK_WORKERS,
     NGINX,
     PRISM,
+    REQUESTS_CEILING,
     RESTART,
     STALLED,
     SUITE_HTTP,
@@ -79,6 +80,13 @@ def _clean_env() -> dict[str, str]:
     # Servers must run on their defaults and the suite on its default target,
     # whatever the caller's shell exports (Granian reads GRANIAN_* for the references).
     return {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGELAB_", "CONTRACT_", "GRANIAN_"))}
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None  # the parts that need it say so in their own notes
 
 
 def _mock_command(port: int, *extra: str) -> list[str]:
@@ -152,9 +160,12 @@ def _resilience(results: Results, env: Mapping[str, str], samples: int) -> None:
 
 def _ceiling(results: Results, env: Mapping[str, str], seconds: int) -> None:
     note("measuring the requests-client ceiling")
-    with serving("fixed body", partial(reference_app.command, sys.executable, "fixed_body"), ROOT, env) as server:
-        server.wait_ready(PROBE)
-        results.ceiling_rps = round(suite.client_rate(server.url, seconds), 1)
+    try:
+        with serving("fixed body", partial(reference_app.command, sys.executable, "fixed_body"), ROOT, env) as server:
+            server.wait_ready(PROBE)
+            results.ceiling_rps = round(suite.client_rate(server.url, seconds), 1)
+    except BenchError as exc:
+        results.notes[REQUESTS_CEILING] = f"failed ({exc})"
 
 
 def _suite(results: Results, env: Mapping[str, str], scratch: Path, seconds: int) -> None:
@@ -209,7 +220,7 @@ def main(argv: Sequence[str]) -> int:
             "suite": with_suite, "client_seconds": client_seconds, "cpus": os.cpu_count(),
             # Client and servers share the machine: anything else running skews every figure.
             "load_average_at_start": round(os.getloadavg()[0], 2),
-            "python": platform.python_version(), "granian": version("granian"), "flask": version("flask"),
+            "python": platform.python_version(), "granian": _version("granian"), "flask": _version("flask"),
             "reference_threads": reference_app.THREADS, "nginx": None,
         },
         mix=mix.describe(),
@@ -234,8 +245,7 @@ def main(argv: Sequence[str]) -> int:
                                                         check=mix.verify, workloads=(EXAMPLE,))
             else:
                 results.notes[MOCK_WORKERS] = no_workers
-            note("measuring the bare-Flask reference")
-            results.servers[FLASK] = measure(rig, FLASK, partial(reference_app.command, sys.executable, "bare_flask"))
+            _reference(results, rig, FLASK, partial(reference_app.command, sys.executable, "bare_flask"))
             if with_wiremock:
                 _wiremock(results, rig, wiremock_warmup)
             else:

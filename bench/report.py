@@ -17,6 +17,7 @@ MOCK, MOCK_WORKERS, FLASK, WIREMOCK, PRISM = "mock", "mock 2 workers", "bare Fla
 NGINX = "nginx ceiling"  # nginx returning the success body from its config
 SUITE_HTTP, SUITE_LOCAL = "suite over HTTP", "suite in-process"  # keys of Results.notes
 STALLED, RESTART = "stalled clients", "restart after SIGKILL"  # keys of Results.notes
+REQUESTS_CEILING = "requests-client ceiling"  # key of Results.notes
 REFERENCES = (NGINX, WIREMOCK, PRISM, FLASK)
 WORKLOADS = {EXAMPLE: "the vendor page's example request", MIX: "the mix"}
 
@@ -240,8 +241,10 @@ def _server_rows(results: Results, workload: str) -> list[str]:
 
 def _client_rows(results: Results) -> list[str]:
     rows = []
-    if results.ceiling_rps is not None:
-        line = f"requests-client ceiling (1 thread, fixed-body WSGI on Granian): {results.ceiling_rps:.0f} calls/s"
+    if results.ceiling_rps is None:
+        rows.append(f"{REQUESTS_CEILING}: {results.notes.get(REQUESTS_CEILING, 'not measured')}")
+    else:
+        line = f"{REQUESTS_CEILING} (1 thread, fixed-body WSGI on Granian): {results.ceiling_rps:.0f} calls/s"
         if results.client_vs_mock_rps is not None:
             line += f"; against the mock: {results.client_vs_mock_rps:.0f} calls/s"
         rows.append(line)
@@ -272,7 +275,7 @@ def render(results: Results) -> str:
         f"{s['cpus']} CPUs shared by client and servers (load average {s['load_average_at_start']} at start, "
         f"{s.get('load_average_at_end', '?')} at end)",
         f"servers: mock = `engagelab-mock serve` on its defaults ({_SERVE.workers} worker); "
-        f"bare Flask = Granian {s['granian']} WSGI, 1 worker, {s['reference_threads']} threads; "
+        f"bare Flask = Granian {s['granian'] or '(not installed)'} WSGI, 1 worker, {s['reference_threads']} threads; "
         + (f"{NGINX} = nginx {s['nginx']}, worker_processes {s['nginx_worker_processes']}, `return 200` "
            "of the success body, access_log off, keep-alive" if s.get("nginx") else f"{NGINX}: not measured"),
         f"mix: {results.mix}",
