@@ -176,7 +176,7 @@ def throughput_summary(results: Results) -> str | None:
     for share, verdict in zip(SHARES, shares, strict=True):
         theirs = _reference_rps(results, share.reference, EXAMPLE)
         if theirs is None:
-            parts.append(f"{share.label}: n/a ({share.reference} not measured)")
+            parts.append(f"{share.label}: n/a ({verdict.detail})")
         else:
             parts.append(f"{share.label} ({_k(share.factor * theirs)} of {_k(theirs)}): {verdict.outcome}")
     return "example throughput: " + "; ".join(parts)

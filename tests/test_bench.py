@@ -128,6 +128,9 @@ def test_throughput_target_fails_relative_on_a_fast_machine_and_says_why_a_refer
     fast = throughput_verdicts(_results(mock_rps=61_000, nginx_rps=130_000, wiremock_rps=None))
     assert [v.outcome for v in fast] == ["PASS", "FAIL", "n/a"]
     assert fast[2].detail == "WireMock skipped (--no-thing)"
+    summary = throughput_summary(_results(mock_rps=61_000, nginx_rps=130_000, wiremock_rps=None))
+    assert summary is not None and summary.endswith("twice WireMock: n/a (WireMock skipped (--no-thing))")
+    assert "60k req/s absolute: PASS (61.0k); half of nginx's ceiling (65.0k of 130.0k): FAIL" in summary
 
 
 SMAPS_ROLLUP = """\
