@@ -7,15 +7,15 @@ import os
 import platform
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from functools import partial
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import requests
 
-from bench import mix, prism, reference_app, report, resilience, suite, wiremock, wrk
+from bench import mix, nginx, prism, reference_app, report, resilience, suite, wiremock, wrk
 from bench.console import BenchError, note
 from bench.measure import EXAMPLE, MIX, LoadPlan, Rig, measure
 from bench.mix import PROBE
@@ -24,7 +24,9 @@ from bench.report import (
     FLASK,
     MOCK,
     MOCK_WORKERS,
+    NGINX,
     PRISM,
+    REQUESTS_CEILING,
     RESTART,
     STALLED,
     SUITE_HTTP,
@@ -47,14 +49,18 @@ def _positive(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bench/run.py",
-        description="Throughput, latency, memory and start-up of the mock as `make serve` runs it, against a "
-                    "bare-Flask app and Prism, and the contract suite's speed. See bench/RESULTS.md.")
+        description="Throughput, latency, memory and start-up of the mock as `make serve` runs it, against "
+                    "nginx's fixed-body ceiling, WireMock, Prism and a bare-Flask app, and the contract suite's "
+                    "speed. See bench/RESULTS.md.")
     p.add_argument("--duration", type=_positive, metavar="S", help="seconds of measured load per server (default 10)")
     p.add_argument("--connections", type=_positive, metavar="N", help="wrk connections (default 32)")
     p.add_argument("--quick", action="store_true",
                    help="tiny run (1 s loads, 4 connections, one cold start); Prism and the suite only if asked")
     p.add_argument("--prism", action=argparse.BooleanOptionalAction,
                    help="measure Prism, npm-installed into bench/.prism/ if missing (default: on, off with --quick)")
+    p.add_argument("--nginx", action=argparse.BooleanOptionalAction, default=True,
+                   help="measure nginx returning a fixed body, the ceiling the relative targets use; "
+                        "apt-installed if missing (default: on, also with --quick)")
     p.add_argument("--wiremock", action=argparse.BooleanOptionalAction,
                    help="measure WireMock, npm-installed into bench/.wiremock/ (Java from apt) if missing "
                         "(default: on, off with --quick)")
@@ -72,8 +78,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _clean_env() -> dict[str, str]:
     # Servers must run on their defaults and the suite on its default target,
-    # whatever the caller's shell exports.
-    return {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGELAB_", "CONTRACT_"))}
+    # whatever the caller's shell exports (Granian reads GRANIAN_* for the references).
+    return {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGELAB_", "CONTRACT_", "GRANIAN_"))}
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None  # the parts that need it say so in their own notes
 
 
 def _mock_command(port: int, *extra: str) -> list[str]:
@@ -90,17 +103,23 @@ def _mock_command_with_config(config: Path, port: int) -> list[str]:
     return _mock_command(port, "--config", str(config))
 
 
+def _reference(results: Results, rig: Rig, name: str, command: Callable[[int], Sequence[str]],
+               workloads: Sequence[str] = (EXAMPLE, MIX), warmup_s: int | None = None) -> None:
+    """A reference server measured, or the reason it could not be in its place."""
+    note(f"measuring {name}")
+    try:
+        results.servers[name] = measure(rig, name, command, workloads=workloads, warmup_s=warmup_s)
+    except BenchError as exc:
+        results.notes[name] = f"failed ({exc})"
+
+
 def _prism(results: Results, rig: Rig) -> None:
     try:
         executable = prism.ensure_prism()
     except BenchError as exc:
         results.notes[PRISM] = f"not available ({exc})"
         return
-    note("measuring Prism")
-    try:
-        results.servers[PRISM] = measure(rig, PRISM, partial(prism.command, executable))
-    except BenchError as exc:
-        results.notes[PRISM] = f"failed ({exc})"
+    _reference(results, rig, PRISM, partial(prism.command, executable))
 
 
 def _wiremock(results: Results, rig: Rig, warmup_s: int) -> None:
@@ -109,11 +128,19 @@ def _wiremock(results: Results, rig: Rig, warmup_s: int) -> None:
     except BenchError as exc:
         results.notes[WIREMOCK] = f"not available ({exc})"
         return
-    note("measuring WireMock")
+    _reference(results, rig, WIREMOCK, partial(wiremock.command, java, root), warmup_s=warmup_s)
+
+
+def _nginx(results: Results, rig: Rig) -> None:
+    """The fixed-body ceiling, on the example only: the relative throughput target is judged there."""
     try:
-        results.servers[WIREMOCK] = measure(rig, WIREMOCK, partial(wiremock.command, java, root), warmup_s=warmup_s)
+        found = nginx.ensure_nginx()
     except BenchError as exc:
-        results.notes[WIREMOCK] = f"failed ({exc})"
+        results.notes[NGINX] = f"not available ({exc})"
+        return
+    results.settings.update(nginx=found.version, nginx_worker_processes=nginx.WORKER_PROCESSES)
+    with nginx.scratch() as scratch:
+        _reference(results, rig, NGINX, partial(nginx.command, found, scratch), workloads=(EXAMPLE,))
 
 
 def _resilience(results: Results, env: Mapping[str, str], samples: int) -> None:
@@ -133,9 +160,12 @@ def _resilience(results: Results, env: Mapping[str, str], samples: int) -> None:
 
 def _ceiling(results: Results, env: Mapping[str, str], seconds: int) -> None:
     note("measuring the requests-client ceiling")
-    with serving("fixed body", partial(reference_app.command, sys.executable, "fixed_body"), ROOT, env) as server:
-        server.wait_ready(PROBE)
-        results.ceiling_rps = round(suite.client_rate(server.url, seconds), 1)
+    try:
+        with serving("fixed body", partial(reference_app.command, sys.executable, "fixed_body"), ROOT, env) as server:
+            server.wait_ready(PROBE)
+            results.ceiling_rps = round(suite.client_rate(server.url, seconds), 1)
+    except BenchError as exc:
+        results.notes[REQUESTS_CEILING] = f"failed ({exc})"
 
 
 def _suite(results: Results, env: Mapping[str, str], scratch: Path, seconds: int) -> None:
@@ -190,7 +220,8 @@ def main(argv: Sequence[str]) -> int:
             "suite": with_suite, "client_seconds": client_seconds, "cpus": os.cpu_count(),
             # Client and servers share the machine: anything else running skews every figure.
             "load_average_at_start": round(os.getloadavg()[0], 2),
-            "python": platform.python_version(), "granian": version("granian"), "flask": version("flask"),
+            "python": platform.python_version(), "granian": _version("granian"), "flask": _version("flask"),
+            "reference_threads": reference_app.THREADS, "nginx": None,
         },
         mix=mix.describe(),
     )
@@ -203,14 +234,18 @@ def main(argv: Sequence[str]) -> int:
             rig = Rig(plan, wrk_exe, data_files, ROOT, env)
             note("measuring the mock (make serve)")
             results.servers[MOCK] = measure(rig, MOCK, _mock_command, check=mix.verify)
+            # Right after the mock: the relative target compares the two, and the machine's speed drifts.
+            if args.nginx:
+                _nginx(results, rig)
+            else:
+                results.notes[NGINX] = "skipped (--no-nginx)"
             if with_workers:
                 note("measuring the mock with 2 workers")
                 results.servers[MOCK_WORKERS] = measure(rig, MOCK_WORKERS, partial(_mock_command_workers, 2),
                                                         check=mix.verify, workloads=(EXAMPLE,))
             else:
                 results.notes[MOCK_WORKERS] = no_workers
-            note("measuring the bare-Flask reference")
-            results.servers[FLASK] = measure(rig, FLASK, partial(reference_app.command, sys.executable, "bare_flask"))
+            _reference(results, rig, FLASK, partial(reference_app.command, sys.executable, "bare_flask"))
             if with_wiremock:
                 _wiremock(results, rig, wiremock_warmup)
             else:

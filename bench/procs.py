@@ -73,14 +73,24 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def kib_field(text: str, field: str) -> int:
+    """The ``field:  N kB`` line of a /proc status or smaps_rollup text, in KiB (0 when absent).
+
+    Only the exact field: ``Pss`` is not ``Pss_Anon``, ``Pss_File`` or ``Pss_Dirty``.
+    """
+    for line in text.splitlines():
+        name, _, rest = line.partition(":")
+        if name == field:
+            return int(rest.split()[0])
+    return 0
+
+
 def _status_kib(pid: int, file: str, field: str) -> int:
     try:
-        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+        text = Path(f"/proc/{pid}/{file}").read_text()
     except OSError:
-        pass
-    return 0
+        return 0  # gone, or not ours to read
+    return kib_field(text, field)
 
 
 class ServerProcess:

@@ -1,17 +1,17 @@
-"""The references the mock is measured against, served by Granian with the mock's own settings.
+"""The references the mock is measured against, served by Granian's own command line (WSGI).
 
 ``bare_flask``: Flask that parses the JSON body and answers success, with no
-checks: what Flask on Granian costs for this traffic before any mock logic.
-``fixed_body``: a raw WSGI callable that answers a constant: the server's
-own floor, used for the requests-client ceiling.
+checks: what Flask costs for this traffic before any mock logic.
+``fixed_body``: a raw WSGI callable that answers a constant: the WSGI
+server's own floor, used for the requests-client ceiling.
 
-    python -m bench.reference_app {bare_flask,fixed_body} PORT
+The benchmark starts them itself (``command``), through nothing of the mock's
+serving code, so they measure the same thing whatever serves the mock. Granian
+is a development dependency for this purpose.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SUCCESS = b'{"code":0,"message":"success"}'
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 APPS = ("bare_flask", "fixed_body")
+# Two threads per worker: what the mock had under WSGI, before its event loop.
+THREADS = 2
 
 
 def bare_flask() -> Flask:
@@ -48,21 +50,10 @@ def fixed_body() -> WsgiApp:
     return app
 
 
-def serve(name: str, port: int) -> None:
-    """Granian as ``engagelab-mock serve`` runs it, through its WSGI interface."""
-    from engagelab_kit.mock_server.serve import granian_server
-    from engagelab_kit.mock_server.settings import ServeOptions
-
-    os.chdir(ROOT)  # the factory target is importable from the checkout
-    # WSGI with two threads: how the references (and, before RSGI, the mock) are served.
-    granian_server(f"bench.reference_app:{name}", ServeOptions(threads=2), port, interface="wsgi").serve()
-
-
 def command(python: str, name: str, port: int) -> list[str]:
-    return [python, "-m", "bench.reference_app", name, str(port)]
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in APPS or not sys.argv[2].isdigit():
-        raise SystemExit(f"usage: python -m bench.reference_app {{{','.join(APPS)}}} PORT")
-    serve(sys.argv[1], int(sys.argv[2]))
+    """Granian's CLI serving ``name`` (one of ``APPS``) on loopback: one worker, HTTP/1, quiet."""
+    if name not in APPS:
+        raise ValueError(f"unknown reference app {name!r}; one of {', '.join(APPS)}")
+    return [python, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1", "--blocking-threads", str(THREADS), "--http", "1", "--no-ws",
+            "--log-level", "warning", "--working-dir", str(ROOT), "--factory", f"bench.reference_app:{name}"]
