@@ -15,13 +15,14 @@ from pathlib import Path
 
 import requests
 
-from bench import mix, nginx, prism, reference_app, report, resilience, suite, wiremock, wrk
+from bench import floor, mix, nginx, prism, reference_app, report, resilience, suite, wiremock, wrk
 from bench.console import BenchError, note
 from bench.measure import EXAMPLE, MIX, LoadPlan, Rig, measure
 from bench.mix import PROBE
 from bench.procs import serving
 from bench.report import (
     FLASK,
+    FLOOR,
     MOCK,
     MOCK_WORKERS,
     NGINX,
@@ -239,6 +240,8 @@ def main(argv: Sequence[str]) -> int:
                 _nginx(results, rig)
             else:
                 results.notes[NGINX] = "skipped (--no-nginx)"
+            # What the HTTP layer alone costs: mock / floor is then the rules' share, floor / nginx the layer's.
+            _reference(results, rig, FLOOR, partial(floor.command, sys.executable), workloads=(EXAMPLE,))
             if with_workers:
                 note("measuring the mock with 2 workers")
                 results.servers[MOCK_WORKERS] = measure(rig, MOCK_WORKERS, partial(_mock_command_workers, 2),

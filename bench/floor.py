@@ -61,12 +61,17 @@ def _serve_h1(port: int) -> None:
     loop.run_forever()
 
 
+def command(python: str, port: int) -> list[str]:
+    """The serving floor as ``make bench`` runs it: the h1 layer answering the constant body on loopback."""
+    return [python, "-m", "bench.floor", "--serve-h1", str(port)]
+
+
 def _commands(port: int) -> dict[str, list[str]]:
     return {
         "Granian RSGI, constant answer": [
             str(_BIN / "granian"), "--interface", "rsgi", "--factory", "--http", "1", "--no-ws", "--loop", "uvloop",
             "--log-level", "warning", "--port", str(port), "bench.floor:rsgi_app"],
-        "h1 layer, constant answer": [sys.executable, "-m", "bench.floor", "--serve-h1", str(port)],
+        "h1 layer, constant answer": command(sys.executable, port),
         "the mock (engagelab-mock serve)": [str(_BIN / "engagelab-mock"), "serve", "--port", str(port)],
     }
 

@@ -15,10 +15,11 @@ from engagelab_kit.mock_server.settings import ServeOptions
 
 MOCK, MOCK_WORKERS, FLASK, WIREMOCK, PRISM = "mock", "mock 2 workers", "bare Flask", "WireMock", "Prism"
 NGINX = "nginx ceiling"  # nginx returning the success body from its config
+FLOOR = "serving floor"  # the mock's own HTTP layer (h1) answering the success body, no rules (bench/floor.py)
 SUITE_HTTP, SUITE_LOCAL = "suite over HTTP", "suite in-process"  # keys of Results.notes
 STALLED, RESTART = "stalled clients", "restart after SIGKILL"  # keys of Results.notes
 REQUESTS_CEILING = "requests-client ceiling"  # key of Results.notes
-REFERENCES = (NGINX, WIREMOCK, PRISM, FLASK)
+REFERENCES = (NGINX, FLOOR, WIREMOCK, PRISM, FLASK)
 WORKLOADS = {EXAMPLE: "the vendor page's example request", MIX: "the mix"}
 
 # The throughput target, "twice WireMock, half of nginx's fixed-body ceiling": judged as the

@@ -17,6 +17,7 @@ from bench import nginx, reference_app
 from bench.measure import EXAMPLE, MIX, Run, ServerRun
 from bench.procs import kib_field
 from bench.report import (
+    FLOOR,
     MOCK,
     NGINX,
     WIREMOCK,
@@ -166,7 +167,8 @@ def test_the_bench_serves_its_references_without_the_mocks_serving_code() -> Non
 
 SERVERS = ("mock", "bare Flask")
 # server, req/s, p50 ms, p99 ms, non-2xx %, errors, CPU us/req, RSS idle / load, PSS, ready s
-ROW = re.compile(r"^(?P<name>mock|bare Flask|nginx ceiling)\s+(?P<rps>\d+)\s+[\d.]+\s+(?P<p99>[\d.]+)\s+[\d.]+%"
+ROW = re.compile(r"^(?P<name>mock|bare Flask|nginx ceiling|serving floor)\s+(?P<rps>\d+)\s+[\d.]+\s+(?P<p99>[\d.]+)"
+                 r"\s+[\d.]+%"
                  r"\s+\d+\s+(?P<cpu>[\d.]+)\s+[\d.]+ / (?P<rss>[\d.]+)\s+(?P<pss>[\d.]+)\s+(?P<ready>[\d.]+)$",
                  re.MULTILINE)
 
@@ -187,13 +189,14 @@ def test_quick_benchmark_prints_every_figure_for_the_mock_and_the_references(tmp
         assert column in headers[0]
     rows = list(ROW.finditer(result.stdout))
     # nginx, the ceiling, on the example only: the relative target is judged there.
-    assert sorted(m["name"] for m in rows) == sorted([*SERVERS, *SERVERS, NGINX]), result.stdout
+    assert sorted(m["name"] for m in rows) == sorted([*SERVERS, *SERVERS, NGINX, FLOOR]), result.stdout
     for row in rows:
         assert int(row["rps"]) > 0 and float(row["cpu"]) > 0 and float(row["ready"]) > 0
         assert 0 < float(row["pss"]) <= float(row["rss"])
     assert "example: mock / bare Flask: throughput" in result.stdout
     assert "mix: mock / bare Flask: throughput" in result.stdout
     assert "example: mock / nginx ceiling: throughput" in result.stdout
+    assert "example: mock / serving floor: throughput" in result.stdout
     assert "worker_processes 1" in result.stdout
     summary = next(line for line in result.stdout.splitlines() if line.startswith("example throughput: "))
     assert re.search(r"60k req/s absolute: (PASS|FAIL) \(\d+\.\dk\); half of nginx's ceiling "
