@@ -19,10 +19,7 @@ import hmac
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
-
-import orjson
 
 from engagelab_kit import spec
 from engagelab_kit.mock_server.auth import Authenticator
@@ -32,11 +29,10 @@ from engagelab_kit.mock_server.memo import Memo
 from engagelab_kit.mock_server.rules import EUID_MAX, Rules
 from engagelab_kit.mock_server.settings import Settings
 from engagelab_kit.mock_server.store import JournalEntry, Store, journal_entry
-from engagelab_kit.mock_server.wire import FORCE_HEADER, TOKEN_HEADER, Answer, HttpRequest, HttpResponse
+from engagelab_kit.mock_server.wire import FORCE_HEADER, TOKEN_HEADER, HttpRequest, HttpResponse, Verdict, verdict
 
 _SPEC = spec.load()
 _CODE_TEXT = re.compile(r"\s*-?\d{1,6}\s*")
-JSON_TYPE = "application/json"
 _PEEK_DEPTH = 64
 
 # Memo bounds. Bodies larger than BODY_MEMO_LIMIT are decided afresh each time: the memo's
@@ -63,28 +59,6 @@ def _peek_euid(body: bytes) -> int | None:
         return None
     # Only a valid euid names a user; anything else would not even fit the journal's column.
     return euid if type(euid) is int and 1 <= euid <= EUID_MAX else None
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """An answer as decided: the payload for the journal and ``handle``, the bytes for the wire.
-    Shared between requests when the inputs repeat: never changed once made."""
-
-    status: int
-    code: int
-    message: str
-    rule: str | None
-    payload: Mapping[str, Any]
-    answer: Answer
-    omit_body: bool = False
-    steered: str | None = None
-
-
-def verdict(status: int, payload: dict[str, Any], rule: str | None = None, extra: tuple[tuple[str, str], ...] = (),
-            omit_body: bool = False, steered: str | None = None) -> Verdict:
-    body = b"" if omit_body else orjson.dumps(payload)
-    answer = Answer(status, [("Content-Type", JSON_TYPE), *extra], body)
-    return Verdict(status, payload["code"], payload["message"], rule, payload, answer, omit_body, steered)
 
 
 class Parsed(NamedTuple):
