@@ -35,10 +35,11 @@ _SPEC = spec.load()
 _CODE_TEXT = re.compile(r"\s*-?\d{1,6}\s*")
 _PEEK_DEPTH = 64
 
-# Memo bounds. Bodies larger than BODY_MEMO_LIMIT are decided afresh each time: the memo's
-# memory stays under BODY_MEMO_SIZE * BODY_MEMO_LIMIT bytes of keys (about 1 MiB).
+# Memo bounds. Longer Content-Type values and bodies larger than BODY_MEMO_LIMIT are decided
+# afresh each time: the body memo's keys stay under BODY_MEMO_SIZE * BODY_MEMO_LIMIT bytes (1 MiB).
 AUTH_MEMO_SIZE = 256
 TYPE_MEMO_SIZE = 64
+TYPE_MEMO_LIMIT = 256  # characters of a Content-Type value worth keeping
 BODY_MEMO_SIZE = 512
 BODY_MEMO_LIMIT = 2048
 # The memo key for a request without Authorization: hash() never returns -1 in CPython.
@@ -168,7 +169,9 @@ class MockService:
         content_type = headers.get("content-type")
         json_ok = self._type_memo.get(content_type)
         if json_ok is None:
-            json_ok = self._type_memo.put(content_type, is_json_content_type(content_type))
+            json_ok = is_json_content_type(content_type)
+            if content_type is None or len(content_type) <= TYPE_MEMO_LIMIT:
+                self._type_memo.put(content_type, json_ok)
         parsed = self._body_memo.get(body) or self._parse(body)
         if not json_ok:
             return self._bad_type, project, parsed.peek
