@@ -12,9 +12,9 @@ import logging
 import orjson
 
 from engagelab_kit.mock_server.exceptions import DropConnection
-from engagelab_kit.mock_server.service import JSON_TYPE, MockService, message_for
+from engagelab_kit.mock_server.service import MockService, message_for
+from engagelab_kit.mock_server.wire import JSON_TYPE, HttpRequest
 from engagelab_kit.mock_server.wire import Answer as Answer  # the adapters import it from here
-from engagelab_kit.mock_server.wire import HttpRequest
 
 _log = logging.getLogger("engagelab_mock")
 

@@ -19,10 +19,7 @@ import hmac
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
-
-import orjson
 
 from engagelab_kit import spec
 from engagelab_kit.mock_server.auth import Authenticator
@@ -32,17 +29,17 @@ from engagelab_kit.mock_server.memo import Memo
 from engagelab_kit.mock_server.rules import EUID_MAX, Rules
 from engagelab_kit.mock_server.settings import Settings
 from engagelab_kit.mock_server.store import JournalEntry, Store, journal_entry
-from engagelab_kit.mock_server.wire import FORCE_HEADER, TOKEN_HEADER, Answer, HttpRequest, HttpResponse
+from engagelab_kit.mock_server.wire import FORCE_HEADER, TOKEN_HEADER, HttpRequest, HttpResponse, Verdict, verdict
 
 _SPEC = spec.load()
 _CODE_TEXT = re.compile(r"\s*-?\d{1,6}\s*")
-JSON_TYPE = "application/json"
 _PEEK_DEPTH = 64
 
-# Memo bounds. Bodies larger than BODY_MEMO_LIMIT are decided afresh each time: the memo's
-# memory stays under BODY_MEMO_SIZE * BODY_MEMO_LIMIT bytes of keys (about 1 MiB).
+# Memo bounds. Longer Content-Type values and bodies larger than BODY_MEMO_LIMIT are decided
+# afresh each time: the body memo's keys stay under BODY_MEMO_SIZE * BODY_MEMO_LIMIT bytes (1 MiB).
 AUTH_MEMO_SIZE = 256
 TYPE_MEMO_SIZE = 64
+TYPE_MEMO_LIMIT = 256  # characters of a Content-Type value worth keeping
 BODY_MEMO_SIZE = 512
 BODY_MEMO_LIMIT = 2048
 # The memo key for a request without Authorization: hash() never returns -1 in CPython.
@@ -63,28 +60,6 @@ def _peek_euid(body: bytes) -> int | None:
         return None
     # Only a valid euid names a user; anything else would not even fit the journal's column.
     return euid if type(euid) is int and 1 <= euid <= EUID_MAX else None
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """An answer as decided: the payload for the journal and ``handle``, the bytes for the wire.
-    Shared between requests when the inputs repeat: never changed once made."""
-
-    status: int
-    code: int
-    message: str
-    rule: str | None
-    payload: Mapping[str, Any]
-    answer: Answer
-    omit_body: bool = False
-    steered: str | None = None
-
-
-def verdict(status: int, payload: dict[str, Any], rule: str | None = None, extra: tuple[tuple[str, str], ...] = (),
-            omit_body: bool = False, steered: str | None = None) -> Verdict:
-    body = b"" if omit_body else orjson.dumps(payload)
-    answer = Answer(status, [("Content-Type", JSON_TYPE), *extra], body)
-    return Verdict(status, payload["code"], payload["message"], rule, payload, answer, omit_body, steered)
 
 
 class Parsed(NamedTuple):
@@ -194,7 +169,9 @@ class MockService:
         content_type = headers.get("content-type")
         json_ok = self._type_memo.get(content_type)
         if json_ok is None:
-            json_ok = self._type_memo.put(content_type, is_json_content_type(content_type))
+            json_ok = is_json_content_type(content_type)
+            if content_type is None or len(content_type) <= TYPE_MEMO_LIMIT:
+                self._type_memo.put(content_type, json_ok)
         parsed = self._body_memo.get(body) or self._parse(body)
         if not json_ok:
             return self._bad_type, project, parsed.peek

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+JSON_TYPE = "application/json"
 FORCE_HEADER = "x-mock-force-code"
 TOKEN_HEADER = "x-mock-token"
 # Credential-bearing headers: never stored, logged or shown as received.
@@ -29,6 +33,29 @@ class Answer:
     headers: list[tuple[str, str]]
     body: bytes
     drop: bool = False  # a drop fault: cut the connection mid-response
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """An answer as decided: the payload for the journal and ``handle``, the bytes for the wire.
+    Shared between requests when the inputs repeat: never changed once made."""
+
+    status: int
+    code: int
+    message: str
+    rule: str | None
+    payload: Mapping[str, Any]
+    answer: Answer
+    omit_body: bool = False
+    steered: str | None = None
+
+
+def verdict(status: int, payload: dict[str, Any], rule: str | None = None, extra: tuple[tuple[str, str], ...] = (),
+            omit_body: bool = False, steered: str | None = None) -> Verdict:
+    """A verdict with its answer's bytes made now, once: memoized verdicts are sent as they are."""
+    body = b"" if omit_body else orjson.dumps(payload)
+    answer = Answer(status, [("Content-Type", JSON_TYPE), *extra], body)
+    return Verdict(status, payload["code"], payload["message"], rule, payload, answer, omit_body, steered)
 
 
 @dataclass(frozen=True)

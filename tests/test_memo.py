@@ -154,6 +154,9 @@ def test_the_memos_stay_within_their_bounds() -> None:
     for n in range(TYPE_MEMO_SIZE + 50):
         service.handle(_request({"Content-Type": f"application/json; x={n}", "Authorization": AUTH}, EXAMPLE_BODY))
     assert len(service._type_memo) == TYPE_MEMO_SIZE
+    long_type = "application/json; x=" + "y" * 5000
+    reply = service.handle(_request({"Content-Type": long_type, "Authorization": AUTH}, EXAMPLE_BODY))
+    assert reply.payload["code"] == 0 and service._type_memo.get(long_type) is None
 
 
 # -- no secret kept --------------------------------------------------------------------------------
