@@ -58,7 +58,8 @@ def verdict(status: int, payload: dict[str, Any], rule: str | None = None, extra
     return Verdict(status, payload["code"], payload["message"], rule, payload, answer, omit_body, steered)
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass costs ~0.7 µs more to build, once per served request.
+@dataclass(slots=True)
 class HttpRequest:
     method: str
     path: str
