@@ -99,7 +99,9 @@ class SqliteStore:
         if db is None or self._local.forks != _forks[0]:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            # No fsync: a write handed to the kernel survives the process being killed (what the state
+            # file promises), and fsyncs at checkpoints cost the workers p99 6-7 ms instead of 2.
+            db.execute("PRAGMA synchronous=OFF")
             self._local.db = db
             self._local.forks = _forks[0]
             self._local.writer = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -158,27 +160,25 @@ class SqliteStore:
                 return
             merges, self._merges = self._merges, []
             entries, self._entries = self._entries, []
+            # Rows are made before the writers' lock is taken: the other workers wait only for the writes.
+            users: dict[tuple[str, int], dict[str, str]] = {}
+            for p, e, c in merges:
+                # One user written several times in the batch (a client repeating itself) is
+                # written once, with its merges applied in order.
+                merged = users.get((p, e))
+                users[p, e] = c if merged is None else {**merged, **c}
+            contacts = [(p, e, name, value) for (p, e), c in users.items() for name, value in c.items()]
+            rows = [(e.euid, e.code, _entry_json(e)) for e in entries]
             with self._transaction() as db:
-                if merges:
-                    # One user written several times in the batch (a client repeating itself) is
-                    # written once, with its merges applied in order.
-                    users: dict[tuple[str, int], dict[str, str]] = {}
-                    for p, e, c in merges:
-                        merged = users.get((p, e))
-                        if merged is None:
-                            users[p, e] = c
-                        else:
-                            users[p, e] = {**merged, **c}
+                if users:
                     db.executemany("INSERT OR IGNORE INTO users VALUES (?, ?)", users)
-                    db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)",
-                                   [(p, e, name, value) for (p, e), c in users.items() for name, value in c.items()])
-                if entries:
-                    self._insert_entries(db, entries)
+                    db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)", contacts)
+                if rows:
+                    self._insert_entries(db, rows)
 
-    def _insert_entries(self, db: sqlite3.Connection, entries: list[JournalEntry]) -> None:
-        cursor = db.executemany("INSERT INTO journal (euid, code, entry) VALUES (?, ?, ?)",
-                                [(e.euid, e.code, _entry_json(e)) for e in entries])
-        before, self._journaled = self._journaled, self._journaled + len(entries)
+    def _insert_entries(self, db: sqlite3.Connection, rows: list[tuple[int | None, int | None, str]]) -> None:
+        cursor = db.executemany("INSERT INTO journal (euid, code, entry) VALUES (?, ?, ?)", rows)
+        before, self._journaled = self._journaled, self._journaled + len(rows)
         # Trimming now and then keeps the table bounded at O(1) amortised cost per request.
         if before // _TRIM_EVERY != self._journaled // _TRIM_EVERY and cursor.lastrowid is not None:
             last = db.execute("SELECT max(id) FROM journal").fetchone()[0] or 0
