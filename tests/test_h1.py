@@ -8,11 +8,11 @@ to a served mock, as clumsy clients do.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import socket
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -21,6 +21,7 @@ from engagelab_kit.mock_server.h1 import MAX_HEAD_BYTES, MAX_HEADERS, MAX_QUEUED
 from engagelab_kit.mock_server.wire import HttpRequest
 from tests.cases import CONTACT, EXAMPLE, JSON_HEADERS
 from tests.conftest import Served
+from tests.test_slow_clients import _read_all
 
 AUTH = JSON_HEADERS["Authorization"]
 BODY = json.dumps(EXAMPLE).encode()
@@ -68,6 +69,17 @@ def _bodies(raw: bytes) -> list[bytes]:
 
 def _ok(body: bytes) -> Answer:
     return Answer(200, [("Content-Type", "application/json")], body)
+
+
+def _recording() -> tuple[list[HttpRequest], Callable[[HttpRequest, Connection], Answer]]:
+    """A handler that answers 200 and keeps every request it was given."""
+    seen: list[HttpRequest] = []
+
+    def handler(request: HttpRequest, conn: Connection) -> Answer:
+        seen.append(request)
+        return _ok(b"{}")
+
+    return seen, handler
 
 
 async def _connection(handler: object, timeout: float = 10.0, max_body: int = 1024) -> tuple[Connection, Recorder]:
@@ -151,12 +163,7 @@ def test_a_connection_with_many_answers_owed_stops_reading_until_they_leave() ->
 
 def test_the_body_is_kept_to_the_limit_plus_one_byte() -> None:
     async def scenario() -> None:
-        seen: list[HttpRequest] = []
-
-        def handler(request: HttpRequest, conn: Connection) -> Answer:
-            seen.append(request)
-            return _ok(b"{}")
-
+        seen, handler = _recording()
         conn, transport = await _connection(handler, max_body=10)
         conn.data_received(_post(body=b"x" * 50) + _post(body=b"y" * 10))
         assert [r.body for r in seen] == [b"x" * 11, b"y" * 10]
@@ -167,12 +174,7 @@ def test_the_body_is_kept_to_the_limit_plus_one_byte() -> None:
 
 def test_the_request_as_the_rules_see_it() -> None:
     async def scenario() -> None:
-        seen: list[HttpRequest] = []
-
-        def handler(request: HttpRequest, conn: Connection) -> Answer:
-            seen.append(request)
-            return _ok(b"{}")
-
+        seen, handler = _recording()
         conn, _ = await _connection(handler)
         conn.data_received(b"GET http://mock/v1/user/%63ontact?a=1&b=%20 HTTP/1.1\r\nX-Twice: 1\r\nX-TWICE: 2\r\n\r\n")
         (request,) = seen
@@ -191,12 +193,7 @@ def _exchange(server: Served, data: bytes, wait: float = 3.0, shut: bool = False
         sock.sendall(data)
         if shut:
             sock.shutdown(socket.SHUT_WR)
-        sock.settimeout(wait)
-        received = b""
-        with contextlib.suppress(TimeoutError, ConnectionResetError):
-            while chunk := sock.recv(65536):
-                received += chunk
-        return received
+        return _read_all(sock, wait)
 
 
 def _json_error(raw: bytes, status: int) -> dict[str, object]:
