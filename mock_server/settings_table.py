@@ -177,7 +177,7 @@ SETTINGS: tuple[Setting, ...] = (
             "threads per worker for requests that wait (latency, faults) and the control API", "--threads",
             check=at_least(1), serve=True),
     Setting("body_timeout", "server", "body_timeout", as_float, 10.0,
-            "seconds a request's body may take to arrive; then HTTP 408 with code 55004", "--body-timeout",
+            "seconds a request, once begun, may take to arrive whole; then HTTP 408 with code 55004", "--body-timeout",
             check=in_range(0.1, 3600, " seconds"), serve=True),
     Setting("latency_ms", "server", "latency_ms", as_float, 0.0, "milliseconds added to every business request",
             "--latency-ms", check=in_range(0, 60_000, " milliseconds")),
