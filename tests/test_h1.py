@@ -82,6 +82,17 @@ def _recording() -> tuple[list[HttpRequest], Callable[[HttpRequest, Connection],
     return seen, handler
 
 
+def _owing() -> tuple[list[asyncio.Future[Answer]], Callable[[HttpRequest, Connection], asyncio.Future[Answer]]]:
+    """A handler whose answers come later: one future per request, settled by the test."""
+    owed: list[asyncio.Future[Answer]] = []
+
+    def handler(request: HttpRequest, conn: Connection) -> asyncio.Future[Answer]:
+        owed.append(asyncio.get_running_loop().create_future())
+        return owed[-1]
+
+    return owed, handler
+
+
 async def _connection(handler: object, timeout: float = 10.0, max_body: int = 1024) -> tuple[Connection, Recorder]:
     server = Server(handler, max_body, timeout)  # type: ignore[arg-type]
     conn = server.connection()
@@ -143,13 +154,7 @@ def test_eof_inside_a_body_is_framing_and_inside_a_head_is_a_cut_request() -> No
 
 def test_a_connection_with_many_answers_owed_stops_reading_until_they_leave() -> None:
     async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-        owed: list[asyncio.Future[Answer]] = []
-
-        def handler(request: HttpRequest, conn: Connection) -> asyncio.Future[Answer]:
-            owed.append(loop.create_future())
-            return owed[-1]
-
+        owed, handler = _owing()
         conn, transport = await _connection(handler)
         conn.data_received(_post() * MAX_QUEUED)
         assert not transport.reading
