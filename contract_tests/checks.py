@@ -154,19 +154,40 @@ def no_cors(obs: Observation) -> None:
 
 # Shorter secrets could occur in a message by chance ("x" in any text).
 _MIN_ECHO = 6
+# Headers that frame an answer and carry no text of the request's.
+_FRAMING_HEADERS = frozenset({"date", "content-length", "connection", "allow"})
+
+
+def _vocabulary(oracle: Oracle) -> set[str]:
+    """The texts the spec fixes in answers: the success message, every code's messages, the JSON type."""
+    spec = oracle.spec
+    texts = {spec.success_message, "application/json"}
+    for entry in spec.codes.values():
+        texts.update((entry.description, entry.description.rstrip("."), *entry.published_messages))
+    return {text for text in texts if text}
 
 
 @check("auth.no_echo")
 def no_secret_echo(obs: Observation) -> None:
     """The secret the request sent (or its Basic token) never comes back, in the body or a header."""
     key, token, secret = _sent_credentials(obs.case.request.header("Authorization"))
-    answer = obs.response.body.decode("utf-8", "replace") + "\n" + "\n".join(obs.response.headers.values())
+    headers = (value for name, value in obs.response.headers.items() if name.lower() not in _FRAMING_HEADERS)
+    answer = obs.response.body.decode("utf-8", "replace") + "\n" + "\n".join(headers)
     if key:
         answer = answer.replace(key, "")  # a message may name the key; a secret inside the key is no echo
     sent_body = obs.case.request.body.decode("utf-8", "replace")
+    vocabulary = sorted(_vocabulary(obs.oracle), key=len, reverse=True)
     for label, text in (("the secret sent", secret), ("the Basic token sent", token)):
         # Short texts, or texts the body also carries, could come back for other reasons.
-        if len(text) >= _MIN_ECHO and text not in sent_body and text in answer:
+        if len(text) < _MIN_ECHO or text in sent_body or text not in answer:
+            continue
+        # So could a text that is part of what every answer may carry ("applic" of application/json,
+        # "success" itself): those parts are set aside, unless the text holds one and more besides.
+        rest = answer
+        for fixed in vocabulary:
+            if fixed == text or fixed not in text:
+                rest = rest.replace(fixed, "\0")
+        if text in rest:
             raise ShapeDrift("no_secret_echo", "the secret never echoed", f"the answer contains {label}")
 
 
