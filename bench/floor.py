@@ -16,24 +16,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import re
-import socket
-import subprocess
+import os
 import sys
 import tempfile
-import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.procs import free_port
-from engagelab_kit import spec
+from bench import mix, wrk
+from bench.measure import EXAMPLE, LoadPlan, Rig, measure
+from bench.wrk import Load
 from engagelab_kit.mock_server.answer import Answer
-from engagelab_kit.mock_server.served_mock import terminate
 
 _OK = b'{"code":0,"message":"success"}'
 _ANSWER = Answer(200, [("Content-Type", "application/json")], _OK)
 _BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class RsgiConstant:
@@ -66,45 +65,14 @@ def command(python: str, port: int) -> list[str]:
     return [python, "-m", "bench.floor", "--serve-h1", str(port)]
 
 
-def _commands(port: int) -> dict[str, list[str]]:
+def _commands() -> dict[str, Callable[[int], list[str]]]:
     return {
-        "Granian RSGI, constant answer": [
+        "Granian RSGI, constant answer": lambda port: [
             str(_BIN / "granian"), "--interface", "rsgi", "--factory", "--http", "1", "--no-ws", "--loop", "uvloop",
             "--log-level", "warning", "--port", str(port), "bench.floor:rsgi_app"],
-        "h1 layer, constant answer": command(sys.executable, port),
-        "the mock (engagelab-mock serve)": [str(_BIN / "engagelab-mock"), "serve", "--port", str(port)],
+        "h1 layer, constant answer": partial(command, sys.executable),
+        "the mock (engagelab-mock serve)": lambda port: [str(_BIN / "engagelab-mock"), "serve", "--port", str(port)],
     }
-
-
-def _lua(directory: Path) -> Path:
-    example = spec.load().example
-    text = json.dumps(example["body"], separators=(",", ":"))
-    script = directory / "example.lua"
-    # A JSON string literal of ASCII text is also a valid Lua string literal.
-    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(text)}\n'
-                      'wrk.headers["Content-Type"] = "application/json"\n'
-                      f'wrk.headers["Authorization"] = {json.dumps(example["authorization"])}\n')
-    return script
-
-
-def _wait(port: int, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"nothing listening on port {port}")
-
-
-def _load(lua: Path, port: int, seconds: int) -> tuple[float, str]:
-    command = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(lua),
-               f"http://127.0.0.1:{port}/v1/user/contact"]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
-    return rps, p99
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,27 +84,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_h1:
         _serve_h1(args.serve_h1)
         return 0
-    best: dict[str, tuple[float, str]] = {}
+    best: dict[str, Load] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        lua = _lua(Path(scratch))
+        data = Path(scratch) / "example_data.lua"
+        data.write_text(mix.lua_data(example_only=True))
+        plan = LoadPlan(threads=2, connections=32, warmup_s=1, seconds=args.seconds, starts=1)
+        rig = Rig(plan, wrk.ensure_wrk(), {EXAMPLE: data}, ROOT, dict(os.environ))
         for _ in range(args.rounds):
-            for name in _commands(0):
-                port = free_port()
-                command = _commands(port)[name]
-                process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                try:
-                    _wait(port)
-                    _load(lua, port, 1)  # warm-up
-                    rps, p99 = _load(lua, port, args.seconds)
-                finally:
-                    terminate(process)
-                if rps > best.get(name, (0.0, ""))[0]:
-                    best[name] = (rps, p99)
-    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
-    print(f"wrk -t2 -c32 -d{args.seconds}s, the page example, best of {args.rounds} rounds; load average {load}")
-    print(f"{'server':36s} {'req/s':>9s} {'p99':>9s}")
-    for name, (rps, p99) in best.items():
-        print(f"{name:36s} {rps:9.0f} {p99:>9s}")
+            for name, start in _commands().items():
+                load = measure(rig, name, start, workloads=(EXAMPLE,)).runs[EXAMPLE].load
+                if name not in best or load.rps > best[name].rps:
+                    best[name] = load
+    average = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+    print(f"wrk -t2 -c32 -d{args.seconds}s, the page example, best of {args.rounds} rounds; load average {average}")
+    print(f"{'server':36s} {'req/s':>9s} {'p99 ms':>9s}")
+    for name, load in best.items():
+        print(f"{name:36s} {load.rps:9.0f} {load.p99_ms:9.2f}")
     return 0
 
 
