@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 _log = logging.getLogger("engagelab_mock")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-DEFAULT_BODY_TIMEOUT_S = 10.0
-
 
 class Dispatcher:
     """The ``h1`` handler of one worker: business routes to the service, ``/__mock`` to the control API."""

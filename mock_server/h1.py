@@ -150,9 +150,8 @@ class Connection(asyncio.Protocol):
                 return
         try:
             self.parser.feed_data(data)
-        except _Stop:
-            pass
         except httptools.HttpParserCallbackError as exc:
+            # httptools re-raises what a callback raised wrapped, the original as its context.
             if not isinstance(exc.__context__, _Stop):
                 raise
         except httptools.HttpParserUpgrade as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 import re
 import socket
 import tomllib
@@ -317,19 +316,3 @@ def build(
     serve = ServeOptions(**{k: v for k, v in values.items() if k in serve_names})
     settings = Settings(**{k: v for k, v in values.items() if k not in serve_names})
     return settings, serve
-
-
-def dump(settings: Settings) -> str:
-    """Settings as JSON, secrets included: only for handing them to our own worker processes."""
-    data = dataclasses.asdict(settings)
-    data["statuses"] = {str(k): v for k, v in settings.statuses.items()}
-    return json.dumps(data)
-
-
-def restore(text: str) -> Settings:
-    data = json.loads(text)
-    data["projects"] = tuple(Project(**p) for p in data["projects"])
-    data["statuses"] = {int(k): v for k, v in data["statuses"].items()}
-    data["contact_types"] = tuple(data["contact_types"])
-    data["known_euids"] = tuple(data["known_euids"])
-    return Settings(**data)

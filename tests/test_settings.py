@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engagelab_kit.mock_server import ConfigError, Settings, build
-from engagelab_kit.mock_server.settings import DEFAULT_PROJECTS, dump, restore
+from engagelab_kit.mock_server.settings import DEFAULT_PROJECTS
 
 FULL = """
 [server]
@@ -129,9 +129,8 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
         build(binary)
 
 
-def test_settings_round_trip_to_workers_and_public_view_hides_secrets() -> None:
+def test_the_public_view_hides_secrets() -> None:
     settings = Settings(statuses={55004: 422}, control_token="zq-secret-77", known_euids=(3,))
-    assert restore(dump(settings)) == settings
     public = str(settings.public())
     assert "zq-secret-77" not in public and "5e987ac6d2e04d95a9d8f0d1" not in public
     assert "5e987ac6d2e04d95a9d8f0d1" not in repr(settings)
