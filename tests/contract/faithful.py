@@ -17,6 +17,7 @@ import binascii
 import hmac
 import json
 import re
+import socketserver
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -406,10 +407,17 @@ def serve(api: Faithful | None = None) -> Iterator[str]:
     handler = type("BoundHandler", (Handler,), {"api": api if api is not None else Faithful()})
     server = _QuietServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    with in_thread(server) as url:
+        yield url
+
+
+@contextmanager
+def in_thread(server: socketserver.TCPServer) -> Iterator[str]:
+    """Any stdlib-based server (ours, Werkzeug's) served on a thread; yields its loopback base URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

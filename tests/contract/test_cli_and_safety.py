@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -286,14 +285,8 @@ def test_secret_redacted_from_drift_text() -> None:
 
 @pytest.fixture()
 def werkzeug_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with faithful.in_thread(make_server("127.0.0.1", 0, create_app(), threaded=True)) as url:
+        yield url
 
 
 def test_served_loopback_target(werkzeug_url: str) -> None:
