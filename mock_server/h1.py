@@ -31,7 +31,8 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-from engagelab_kit.mock_server.answer import Answer, error_answer, reason
+from engagelab_kit.mock_server.answer import Answer, error_answer, is_control, reason
+from engagelab_kit.mock_server.heads import KnownHeads
 from engagelab_kit.mock_server.wire import HttpRequest
 
 DRAIN_LIMIT = 64 * 1024 * 1024  # bytes read and discarded past the size limit to keep a connection usable
@@ -68,6 +69,7 @@ class Server:
         self.max_body = max_body
         self.body_timeout = body_timeout
         self.live: set[Connection] = set()
+        self.heads = KnownHeads()
         self._date_second = 0
         self._date = b""
         self._sweeping = False
@@ -121,6 +123,7 @@ class Connection(asyncio.Protocol):
         self._method: str | None = None  # a method llhttp does not know, as the client sent it
         self._body: list[bytes] = []
         self._size = 0
+        self._fresh: bytes | None = None  # this read, when it began at a message boundary
         self.parser = httptools.HttpRequestParser(self)
 
     # -- asyncio -----------------------------------------------------------------
@@ -138,8 +141,16 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._done:
             return
-        if not self.deadline and data[:5] != b"POST ":
-            data = self._any_method(data)
+        self._fresh = None
+        if not self.deadline:  # at a message boundary
+            rest = self._known(data)
+            if not rest:
+                return
+            # Only a read's first request may name a method llhttp does not know (the documented
+            # limit), whether or not known heads came before it: as if llhttp had read them.
+            if rest is data and data[:5] != b"POST ":
+                rest = self._any_method(data)
+            data = self._fresh = rest
         self._read_size = len(data)
         if self._headers is None and self.deadline:
             # A head already under way when this read came: counted per read, not per header line,
@@ -165,6 +176,17 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             detail = _FRAMING if self._headers is not None else f"malformed HTTP request: {exc}"[:200]
             self._refuse(error_answer(400, 55004, detail, close=True))
+
+    def _known(self, data: bytes) -> bytes:
+        """Answers every whole request at the start of ``data`` whose head is known; what is left."""
+        heads = self.server.heads
+        start = 0
+        while (found := heads.request(data, start)) is not None:
+            request, keep_alive, start = found
+            self._finish(request, keep_alive)
+            if self._done or start == len(data):
+                return b""
+        return data[start:] if start else data
 
     def _any_method(self, data: bytes) -> bytes:
         """A read that starts a request: a method llhttp does not know (``post``, ``FOO``) is any other
@@ -243,7 +265,14 @@ class Connection(asyncio.Protocol):
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         if len(body) > self.server.max_body:
             body = body[: self.server.max_body + 1]
-        self._finish(self._request(body), self.parser.should_keep_alive())
+        fresh, self._fresh = self._fresh, None
+        raw, named = self._header_items, self._method is None
+        request = self._request(body)
+        keep_alive = self.parser.should_keep_alive()
+        # The first request of a read that began at a boundary: its head is the read's first bytes.
+        if fresh is not None and named and len(body) <= self.server.max_body and not is_control(request.path):
+            self.server.heads.learn(fresh, raw, request, keep_alive)
+        self._finish(request, keep_alive)
 
     # -- answering ---------------------------------------------------------------------
 
@@ -262,10 +291,10 @@ class Connection(asyncio.Protocol):
         else:
             raw_method = self.parser.get_method()
             method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
-        self.http_version = self.parser.get_http_version() if path.startswith("/__mock") else "1.1"
+        self.http_version = self.parser.get_http_version() if is_control(path) else "1.1"
         request = HttpRequest(method, path, self._headers or {}, body, query.decode("latin-1"))
         self._target.clear()
-        self._header_items.clear()
+        self._header_items = []  # the last one may be in use still (heads.learn)
         self._headers = None
         self._head_bytes = 0
         self._body = []

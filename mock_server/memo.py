@@ -45,5 +45,8 @@ class Memo(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._data)
 
+    def values(self) -> list[V]:
+        return list(self._data.values())
+
     def clear(self) -> None:
         self._data.clear()
