@@ -70,8 +70,7 @@ class Server:
         self.body_timeout = body_timeout
         self.live: set[Connection] = set()
         self.heads = KnownHeads()
-        self._date_second = 0
-        self._date = b""
+        self.date = b""  # the Date header's value, renewed every second by _tick
         self._sweeping = False
 
     def connection(self) -> Connection:
@@ -79,14 +78,14 @@ class Server:
             # Started by the first connection, inside the running loop.
             self._sweeping = True
             asyncio.get_running_loop().call_later(self.body_timeout / _SWEEPS_PER_TIMEOUT, self._sweep)
+            self._tick()
         return Connection(self)
 
-    def date(self) -> bytes:
-        now = int(time.time())
-        if now != self._date_second:
-            self._date_second = now
-            self._date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode("ascii")
-        return self._date
+    def _tick(self) -> None:
+        # A timer at each second's turn: an answer reads an attribute instead of the clock.
+        now = time.time()
+        self.date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode("ascii")
+        asyncio.get_running_loop().call_later(1.0 - now % 1.0, self._tick)
 
     def _sweep(self) -> None:
         # One pass every quarter timeout: no timer per request on the hot path.
@@ -363,7 +362,7 @@ class Connection(asyncio.Protocol):
         body = answer.body
         ending = b"Connection: close\r\n\r\n" if close else b"\r\n"
         transport.write(b"%sContent-Length: %d\r\nDate: %s\r\n%s%s" % (
-            lines, len(body), self.server.date(), ending, b"" if headers_only else body))
+            lines, len(body), self.server.date, ending, b"" if headers_only else body))
         if close:
             self._stop()
             self._queue.clear()

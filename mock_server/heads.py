@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from engagelab_kit.mock_server.memo import Memo
+from engagelab_kit.mock_server.store import journal_headers
 from engagelab_kit.mock_server.wire import HttpRequest, is_credential_header
 
 HEAD_LIMIT = 4096  # bytes of a head worth keeping, its blank line included
@@ -30,6 +31,8 @@ END = b"\r\n\r\n"
 # A field value llhttp takes as it is: visible characters (obs-text included) with single spaces
 # or tabs inside, none at either end. A credential value that is anything else goes to llhttp.
 _FIELD_VALUE = re.compile(rb"[\x21-\x7e\x80-\xff](?:[\x20-\x7e\x80-\xff\t]*[\x21-\x7e\x80-\xff])?")
+_FIELD_BYTES = bytes([9, *range(0x20, 0x7F), *range(0x80, 0x100)])
+_BLANK = b" \t"
 _LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
 # Headers that make a request more than a head and a counted body: not kept.
 _NOT_PLAIN = frozenset({"transfer-encoding", "expect", "upgrade"})
@@ -37,7 +40,8 @@ _NOT_PLAIN = frozenset({"transfer-encoding", "expect", "upgrade"})
 
 @dataclass(frozen=True, slots=True)
 class KnownHead:
-    masked: bytes  # the head with every credential value cut out
+    size: int  # of the head, blank line included
+    pieces: tuple[tuple[int, bytes], ...]  # the bytes around the credentials' values, with their places
     spans: tuple[tuple[str, int, int], ...]  # each credential header: (name, start, end) of its value
     method: str
     path: str
@@ -45,25 +49,22 @@ class KnownHead:
     headers: dict[str, str]  # as the rules get them, but the credentials' values; copied for each request
     length: int  # of the body
     keep_alive: bool
-    cut: int  # bytes of credential values cut out
+    journal: tuple[dict[str, str], bool, int]  # the headers as the journal keeps them (no credential)
 
     def headers_for(self, head: bytes) -> dict[str, str] | None:
-        """The headers ``head`` carries if it is this head with perhaps other credentials; else None."""
-        if not self.spans:
-            return dict(self.headers) if head == self.masked else None
-        pieces = []
-        at = 0
-        for _, start, end in self.spans:
-            pieces.append(head[at:start])
-            at = end
-        pieces.append(head[at:])
-        # Equal lengths around the same places: the values are exactly where this head had its own.
-        if len(head) - self.cut != len(self.masked) or b"".join(pieces) != self.masked:
+        """The headers ``head`` carries if it is this head, its credentials' values aside; else None.
+        (Heads are found by their hash: this is what makes a collision harmless.)"""
+        if len(head) != self.size:
             return None
-        headers = dict(self.headers)
+        for start, piece in self.pieces:
+            if not head.startswith(piece, start):
+                return None
+        headers = self.headers.copy()
         for name, start, end in self.spans:
             value = head[start:end]
-            if not _FIELD_VALUE.fullmatch(value):
+            # A field value as _FIELD_VALUE reads it, at C speed: nothing outside its bytes is left,
+            # and no blank at either end.
+            if value.translate(None, _FIELD_BYTES) or value[0] in _BLANK or value[-1] in _BLANK:
                 return None
             headers[name] = value.decode("latin-1")
         return headers
@@ -98,7 +99,8 @@ class KnownHeads:
         headers = known.headers_for(head)
         if headers is None:
             return None
-        return HttpRequest(known.method, known.path, headers, data[cut:total], known.query), known.keep_alive, total
+        request = HttpRequest(known.method, known.path, headers, data[cut:total], known.query, known.journal)
+        return request, known.keep_alive, total
 
     def learn(self, data: bytes, raw: list[tuple[bytes, bytes]], request: HttpRequest, keep_alive: bool) -> None:
         """Keep what llhttp made of the request that begins ``data`` (at a message boundary), if
@@ -120,7 +122,7 @@ class KnownHeads:
         if len(lines) != len(raw):
             return
         spans: list[tuple[str, int, int]] = []
-        masked: list[bytes] = []
+        pieces: list[tuple[int, bytes]] = []
         at = 0
         position = data.index(b"\r\n") + 2
         for line, (name, value) in zip(lines, raw, strict=True):
@@ -132,14 +134,13 @@ class KnownHeads:
                 if not _FIELD_VALUE.fullmatch(value):
                     return
                 start = position + parsed.start(2)
-                masked.append(data[at:start])
+                pieces.append((at, data[at:start]))
                 at = start + len(value)
                 spans.append((lowered, start, at))
             position += len(line) + 2
-        masked.append(data[at:cut])
+        pieces.append((at, data[at:cut]))
         secret = {name for name, _, _ in spans}
         # A credential's place is kept (empty), so the headers keep the order they were sent in.
         kept = {name: "" if name in secret else value for name, value in headers.items()}
-        cut_out = sum(stop - start for _, start, stop in spans)
-        self._memo.put(key, KnownHead(b"".join(masked), tuple(spans), request.method, request.path, request.query,
-                                      kept, len(body), keep_alive, cut_out))
+        self._memo.put(key, KnownHead(cut, tuple(pieces), tuple(spans), request.method, request.path, request.query,
+                                      kept, len(body), keep_alive, journal_headers(headers)))

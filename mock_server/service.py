@@ -296,6 +296,6 @@ class MockService:
         else:
             entry = journal_entry(now, request.method, request.path, request.query, request.headers, body, len(body),
                                   euid, project, decided.code, decided.status, duration_ms, decided.message,
-                                  decided.rule, decided.steered)
+                                  decided.rule, decided.steered, request.journal_headers)
         self.store.record(entry)
         return entry

@@ -86,9 +86,12 @@ def journal_entry(
     time: float, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, body_bytes: int,
     euid: int | None, project: str | None, code: int | None, status: int | None, duration_ms: float,
     message: str | None = None, rule: str | None = None, steered: str | None = None,
+    kept_headers: tuple[dict[str, str], bool, int] | None = None,
 ) -> JournalEntry:
-    """A journal entry as the journal keeps it: credentials redacted, every part bounded."""
-    kept, cut, size = journal_headers(headers)
+    """A journal entry as the journal keeps it: credentials redacted, every part bounded.
+    ``kept_headers``: what ``journal_headers(headers)`` gives, if the caller has it already (it is
+    then shared between entries, which never change it)."""
+    kept, cut, size = kept_headers or journal_headers(headers)
     size += _PER_HEADER * len(kept)
     # (Slicing a str or bytes no longer than the limit gives the object itself: no copy.)
     path, query, body = path[:JOURNAL_TEXT_LIMIT], query[:JOURNAL_TEXT_LIMIT], body[:JOURNAL_BODY_LIMIT]
@@ -159,7 +162,7 @@ def expand(row: Sequence[Any]) -> dict[str, Any]:
         "method": method,
         "path": path,
         "query": query,
-        "headers": headers,
+        "headers": dict(headers),  # entries may share one: the reader gets its own
         "headers_truncated": headers_truncated,
         "body": body,
         "body_bytes": body_bytes,

@@ -67,6 +67,9 @@ class HttpRequest:
     headers: dict[str, str]
     body: bytes = b""
     query: str = ""
+    # The headers as the journal keeps them (store.journal_headers), when the adapter has them
+    # already: a known head's are the same every time it comes (heads.KnownHead).
+    journal_headers: tuple[dict[str, str], bool, int] | None = field(default=None, compare=False)
 
 
 @dataclass

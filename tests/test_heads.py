@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +22,8 @@ from engagelab_kit.mock_server.h1 import Connection
 from engagelab_kit.mock_server.heads import HEAD_LIMIT, KnownHeads
 from engagelab_kit.mock_server.wire import HttpRequest
 from tests.cases import KEY, SECRET
-from tests.test_h1 import AUTH, BODY, _connection, _post, _recording, _statuses
+from tests.conftest import Served
+from tests.test_h1 import AUTH, BODY, _connection, _exchange, _post, _recording, _statuses
 
 
 def _seen_twice(conn: Connection, data: bytes) -> None:
@@ -77,7 +80,7 @@ def test_no_credential_is_kept() -> None:
         assert {name for name, _, _ in known.spans} == {"authorization", "x-mock-token", "cookie"}
         kept = repr(known).encode()
         for secret in (AUTH.encode(), AUTH.split()[1].encode(), token.encode(), SECRET.encode()):
-            assert secret not in kept and secret not in known.masked
+            assert secret not in kept and all(secret not in piece for _, piece in known.pieces)
         assert list(known.headers) == ["host", "content-type", "authorization", "x-mock-token", "cookie",
                                        "content-length"]
 
@@ -173,7 +176,8 @@ def test_the_known_heads_are_bounded() -> None:
 
 
 def _echo(request: HttpRequest, conn: Connection) -> Answer:
-    return Answer(200, [("Content-Type", "text/plain")], repr(request).encode())
+    seen = (request.method, request.path, request.query, request.headers, request.body)
+    return Answer(200, [("Content-Type", "text/plain")], repr(seen).encode())
 
 
 def _served(data: list[bytes], learnt: KnownHeads | None) -> bytes:
@@ -251,3 +255,16 @@ def test_a_head_that_only_shares_a_hash_must_match_byte_for_byte_around_the_cred
         assert known.headers_for(near) is None, near
     plain = _learnt(b"GET /x HTTP/1.1\r\nHost: m\r\n\r\n").known()[0]
     assert plain.headers_for(b"GET /x HTTP/1.1\r\nHost: n\r\n\r\n") is None
+
+
+@pytest.mark.served
+def test_a_served_known_head_is_journaled_as_a_parsed_one(served: Served) -> None:
+    served.session.post(f"{served.url}/__mock/reset").raise_for_status()
+    # Parsed, parsed and learnt, then known (a head is learnt the second time a worker sees it).
+    raw = b"".join(_exchange(served, data, wait=0.5) for data in (_post(), _post(), _post(), _post() * 3))
+    assert _statuses(raw) == [200] * 6
+    entries = served.session.get(f"{served.url}/__mock/journal").json()["entries"]
+    assert len(entries) == 6
+    first = entries[0]["headers"]
+    assert first["authorization"] == "<redacted>" and AUTH not in json.dumps(entries)
+    assert all(entry["headers"] == first and entry["body"] == BODY.decode() for entry in entries)
