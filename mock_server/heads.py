@@ -31,8 +31,6 @@ END = b"\r\n\r\n"
 # A field value llhttp takes as it is: visible characters (obs-text included) with single spaces
 # or tabs inside, none at either end. A credential value that is anything else goes to llhttp.
 _FIELD_VALUE = re.compile(rb"[\x21-\x7e\x80-\xff](?:[\x20-\x7e\x80-\xff\t]*[\x21-\x7e\x80-\xff])?")
-_FIELD_BYTES = bytes([9, *range(0x20, 0x7F), *range(0x80, 0x100)])
-_BLANK = b" \t"
 _LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
 # Headers that make a request more than a head and a counted body: not kept.
 _NOT_PLAIN = frozenset({"transfer-encoding", "expect", "upgrade"})
@@ -41,7 +39,7 @@ _NOT_PLAIN = frozenset({"transfer-encoding", "expect", "upgrade"})
 @dataclass(frozen=True, slots=True)
 class KnownHead:
     size: int  # of the head, blank line included
-    pieces: tuple[tuple[int, bytes], ...]  # the bytes around the credentials' values, with their places
+    pieces: tuple[tuple[int, int, bytes], ...]  # the bytes around the credentials' values: (start, end, bytes)
     spans: tuple[tuple[str, int, int], ...]  # each credential header: (name, start, end) of its value
     method: str
     path: str
@@ -53,20 +51,19 @@ class KnownHead:
 
     def headers_for(self, head: bytes) -> dict[str, str] | None:
         """The headers ``head`` carries if it is this head, its credentials' values aside; else None.
-        (Heads are found by their hash: this is what makes a collision harmless.)"""
+
+        Heads are found by their salted hash (``KnownHeads.request``), which already says that
+        ``head`` is the learnt one: the bytes around the credentials are compared as well, so that
+        a collision can never give another head's method, path or headers. The values themselves
+        are read from ``head``, as the auth memo reads a credential's outcome by its hash."""
         if len(head) != self.size:
             return None
-        for start, piece in self.pieces:
-            if not head.startswith(piece, start):
+        for start, end, piece in self.pieces:
+            if head[start:end] != piece:
                 return None
         headers = self.headers.copy()
         for name, start, end in self.spans:
-            value = head[start:end]
-            # A field value as _FIELD_VALUE reads it, at C speed: nothing outside its bytes is left,
-            # and no blank at either end.
-            if value.translate(None, _FIELD_BYTES) or value[0] in _BLANK or value[-1] in _BLANK:
-                return None
-            headers[name] = value.decode("latin-1")
+            headers[name] = head[start:end].decode("latin-1")
         return headers
 
 
@@ -122,7 +119,7 @@ class KnownHeads:
         if len(lines) != len(raw):
             return
         spans: list[tuple[str, int, int]] = []
-        pieces: list[tuple[int, bytes]] = []
+        pieces: list[tuple[int, int, bytes]] = []
         at = 0
         position = data.index(b"\r\n") + 2
         for line, (name, value) in zip(lines, raw, strict=True):
@@ -134,11 +131,11 @@ class KnownHeads:
                 if not _FIELD_VALUE.fullmatch(value):
                     return
                 start = position + parsed.start(2)
-                pieces.append((at, data[at:start]))
+                pieces.append((at, start, data[at:start]))
                 at = start + len(value)
                 spans.append((lowered, start, at))
             position += len(line) + 2
-        pieces.append((at, data[at:cut]))
+        pieces.append((at, cut, data[at:cut]))
         secret = {name for name, _, _ in spans}
         # A credential's place is kept (empty), so the headers keep the order they were sent in.
         kept = {name: "" if name in secret else value for name, value in headers.items()}
