@@ -9,10 +9,11 @@ same bytes come again with the whole body behind them, builds the request from
 it without parsing (``KnownHeads.request``). A head that is not known exactly
 goes to llhttp, as every head did before.
 
-No credential is kept. The value of every header that may carry one
-(``wire.is_credential_header``) is cut out of the kept bytes; a new head
-matches when everything around those values is the same, and its own values
-are read at their places. Memo keys are the heads' salted hashes.
+No credential is kept. A head is found again by its salted hash (Python's
+``hash``, as the auth memo finds a credential's outcome); the value of every
+header that may carry a credential (``wire.is_credential_header``) is cut out
+of the kept bytes, the bytes around them are compared, and the values are
+read from the new head at their places.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ HEAD_LIMIT = 4096  # bytes of a head worth keeping, its blank line included
 KNOWN_HEADS = 256  # heads kept per worker: at most KNOWN_HEADS * HEAD_LIMIT bytes (1 MiB)
 END = b"\r\n\r\n"
 
-# A field value llhttp takes as it is: visible characters (obs-text included) with single spaces
-# or tabs inside, none at either end. A credential value that is anything else goes to llhttp.
+# A field value llhttp takes as it is: visible characters (obs-text included) with spaces or tabs
+# inside, none at either end. A head with a credential value that is anything else is not kept.
 _FIELD_VALUE = re.compile(rb"[\x21-\x7e\x80-\xff](?:[\x20-\x7e\x80-\xff\t]*[\x21-\x7e\x80-\xff])?")
 _LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
 # Headers that make a request more than a head and a counted body: not kept.
