@@ -70,6 +70,8 @@ class Server:
         self.body_timeout = body_timeout
         self.live: set[Connection] = set()
         self.heads = KnownHeads()
+        # Answer (by identity) -> its bytes on a keep-alive connection, this second; emptied by _tick.
+        self.wire: dict[Answer, bytes] = {}
         self.date = b""  # the Date header's value, renewed every second by _tick
         self._sweeping = False
 
@@ -85,6 +87,7 @@ class Server:
         # A timer at each second's turn: an answer reads an attribute instead of the clock.
         now = time.time()
         self.date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode("ascii")
+        self.wire.clear()
         asyncio.get_running_loop().call_later(1.0 - now % 1.0, self._tick)
 
     def _sweep(self) -> None:
@@ -347,6 +350,12 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        if keep_alive and not headers_only:
+            # The same answer again within the second: the same bytes (memoized verdicts share one Answer).
+            data = self.server.wire.get(answer)
+            if data is not None:
+                transport.write(data)
+                return
         key = (answer.status, *answer.headers)
         head = _HEADS.get(key)
         if head is None:
@@ -361,8 +370,11 @@ class Connection(asyncio.Protocol):
         close = wants_close or not keep_alive
         body = answer.body
         ending = b"Connection: close\r\n\r\n" if close else b"\r\n"
-        transport.write(b"%sContent-Length: %d\r\nDate: %s\r\n%s%s" % (
-            lines, len(body), self.server.date, ending, b"" if headers_only else body))
+        data = b"%sContent-Length: %d\r\nDate: %s\r\n%s%s" % (
+            lines, len(body), self.server.date, ending, b"" if headers_only else body)
+        transport.write(data)
+        if not close and not headers_only and len(self.server.wire) < _CACHE_MAX:
+            self.server.wire[answer] = data
         if close:
             self._stop()
             self._queue.clear()

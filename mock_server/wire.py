@@ -24,7 +24,7 @@ def is_credential_header(name: str) -> bool:
     return lowered in REDACTED_HEADERS or any(part in lowered for part in CREDENTIAL_NAME_PARTS)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Answer:
     """What goes on the wire. Shared between requests when the inputs repeat: adapters must not
     change ``headers`` (they copy it to add their own)."""

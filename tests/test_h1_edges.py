@@ -205,3 +205,31 @@ def test_the_control_api_learns_where_the_request_came_from() -> None:
         assert conn.http_version == "1.0"
 
     asyncio.run(scenario())
+
+
+def test_an_answer_sent_again_within_the_second_is_the_same_bytes_and_a_new_second_renews_them() -> None:
+    async def scenario() -> None:
+        answer = _ok(b'{"code":0}')
+        conn, transport = await _connection(lambda request, conn: answer)
+        conn.data_received(_post() * 2)
+        first, second = transport.sent.split(b"HTTP/1.1 ")[1:]
+        assert first == second and conn.server.wire == {answer: b"HTTP/1.1 " + first}
+        conn.server.date = b"Thu, 01 Jan 2099 00:00:00 GMT"  # what _tick makes of a new second
+        conn.server.wire.clear()
+        conn.data_received(_post(extra="Connection: close\r\n"))
+        assert b"Date: Thu, 01 Jan 2099" in transport.sent.split(b"HTTP/1.1 ")[3] and transport.closed
+        assert len(conn.server.wire) == 0  # an answer that closes is not kept: the next may keep alive
+
+    asyncio.run(scenario())
+
+
+def test_the_date_is_renewed_each_second_and_the_kept_answers_with_it() -> None:
+    async def scenario() -> None:
+        conn, transport = await _connection(lambda request, conn: _ok(b"{}"))
+        conn.data_received(_post())
+        before = conn.server.date
+        assert conn.server.wire
+        await asyncio.sleep(1.05)
+        assert conn.server.date != before and not conn.server.wire
+
+    asyncio.run(scenario())
