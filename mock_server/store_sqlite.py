@@ -2,19 +2,24 @@
 
 Every worker process opens the same file, so a fault set through one worker
 fires on the next request whichever worker takes it, and the journal shows
-every worker's requests. A write is committed before its response is sent:
-what was acknowledged with code 0 survives a restart.
+every worker's requests. A write is in the kernel's hands before its response
+is sent: what was acknowledged with code 0 survives a SIGKILL and a restart.
 
 Batched (``batched=True``, what the served mock uses): contact merges and
-journal entries are queued, and ``flush()`` commits the queue in one
-transaction. The RSGI adapter calls it once per event-loop turn and answers
-the requests of that turn only after it returns (group commit), so workers
-take the database's write lock once per batch instead of twice per request.
-Every read that could see queued rows flushes first.
+journal entries are queued, and ``flush()`` appends the queue to this
+process's own segment file with one write, taking no lock
+(``store_segments.py``). The dispatcher calls it once per event-loop turn and
+answers the requests of that turn only after it returns. Workers never wait
+for each other on that path: on the hot path the state is only written.
+Whatever reads the state (the control API, register, seed, reset, a start)
+first folds every worker's segment into the tables under the writers' lock,
+so every worker's acknowledged writes are seen whichever worker is asked.
+Unbatched, a write folds and then writes the tables directly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import mmap
@@ -29,7 +34,9 @@ from typing import Any
 
 import orjson
 
+from engagelab_kit.mock_server import store_segments
 from engagelab_kit.mock_server.store import FIRST_EUID, Fault, JournalEntry, bounded, compact, expand
+from engagelab_kit.mock_server.store_segments import SEGMENT_LIMIT, Segment, entry_line, merge_lines
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contacts (
@@ -45,6 +52,7 @@ CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT, euid INTEGER, code INTEGER, entry TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT, times INTEGER, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, folded INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 _TRIM_EVERY = 256
@@ -80,14 +88,17 @@ class SqliteStore:
         self._journal_size = journal_size
         self._configured_euids = known_euids
         self._local = threading.local()
+        # A URI or an in-memory database has no directory to hold segments: it is written directly.
+        self._segmented = not (path == ":memory:" or path.startswith("file:"))
         _make_private(path)
         self._queue_lock = threading.Lock()
         self._merges: list[tuple[str, int, dict[str, str]]] = []
         self._entries: list[JournalEntry] = []
         self._journaled = 0
         self._armed: tuple[int, mmap.mmap] | None = None  # (fork count, the shared fault count)
+        self._segment_of: tuple[int, Segment] | None = None  # (fork count, this process's segment)
         self._db.executescript(_SCHEMA)
-        with self._transaction() as db:
+        with self._transaction() as db:  # folds what a killed run left in its segments
             self._seed_sequence(db)
             db.executemany("INSERT OR IGNORE INTO known_euids VALUES (?)", [(e,) for e in known_euids])
             self._count_faults(db)
@@ -125,23 +136,85 @@ class SqliteStore:
         _COUNT.pack_into(self._fault_count(), 0, db.execute("SELECT count(*) FROM faults").fetchone()[0])
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _locked(self) -> Iterator[sqlite3.Connection]:
         db = self._db
         # Writers queue on a file lock first: the kernel wakes the next one the moment the lock is
-        # free, where SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries (and that
-        # sleep would stall a worker's whole event loop). One descriptor per thread, as flock
-        # locks belong to the open file, not the thread.
+        # free, where SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries. One
+        # descriptor per thread, as flock locks belong to the open file, not the thread.
         fcntl.flock(self._local.writer, fcntl.LOCK_EX)
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+            yield db
         finally:
             fcntl.flock(self._local.writer, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _transaction(self, fold: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction under the writers' lock; ``fold``: every segment's new lines first,
+        so that what it reads or changes includes every worker's acknowledged writes."""
+        with self._locked() as db, self._write(db, fold):
+            yield db
+
+    @contextmanager
+    def _write(self, db: sqlite3.Connection, fold: bool) -> Iterator[None]:
+        """``_transaction`` for a caller that holds the writers' lock already."""
+        db.execute("BEGIN IMMEDIATE")
+        folded = None
+        try:
+            folded = self._fold(db) if fold else None
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            if folded is not None:
+                folded.release()
+            raise
+        db.execute("COMMIT")
+        if folded is not None:
+            self._bury(db, folded)
+
+    def _fold(self, db: sqlite3.Connection) -> store_segments.Fold | None:
+        if not self._segmented:
+            return None
+        own = self._segment_of[1].name if self._segment_of and self._segment_of[0] == _forks[0] else None
+        offsets = dict(db.execute("SELECT name, folded FROM segments").fetchall())
+        folded = store_segments.read(self.path, offsets, own)
+        try:
+            self._apply(db, [m[1:] for m in folded.merges], [r[1:] for r in folded.rows])
+            moved = [(n, o) for n, o in folded.offsets if o != offsets.get(n, 0)]
+            db.executemany("INSERT OR REPLACE INTO segments VALUES (?, ?)", moved)
+        except BaseException:
+            folded.release()
+            raise
+        return folded
+
+    @staticmethod
+    def _bury(db: sqlite3.Connection, folded: store_segments.Fold) -> None:
+        """After the commit: dead owners' segments go, then their offset rows. Killed in between,
+        a segment's row still says it was folded to its end, so nothing is folded twice."""
+        if not (folded.dead or folded.stale):
+            return
+        gone = [*folded.stale]
+        for path, _ in folded.dead:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            gone.append(os.path.basename(path))
+        folded.release()
+        db.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in gone])
+
+    def _apply(self, db: sqlite3.Connection, merges: list[tuple[str, int, dict[str, str]]],
+               rows: list[tuple[int | None, int | None, str]]) -> None:
+        users: dict[tuple[str, int], dict[str, str]] = {}
+        for p, e, c in merges:
+            # One user written several times (a client repeating itself) is written once, with
+            # its merges applied in order.
+            merged = users.get((p, e))
+            users[p, e] = c if merged is None else {**merged, **c}
+        if users:
+            db.executemany("INSERT OR IGNORE INTO users VALUES (?, ?)", users)
+            db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)",
+                           [(p, e, name, value) for (p, e), c in users.items() for name, value in c.items()])
+        if rows:
+            # Entries the journal would trim at once are not written (a long run's segments).
+            self._insert_entries(db, rows[-self._journal_size:] if self._journal_size else [])
 
     @staticmethod
     def _seed_sequence(db: sqlite3.Connection) -> None:
@@ -154,27 +227,45 @@ class SqliteStore:
         return bool(self._entries or self._merges)
 
     def flush(self) -> None:
-        """Commit every queued merge and journal entry in one transaction."""
+        """Store every queued merge and journal entry: batched, one append to this process's
+        segment; otherwise one transaction. Either way stored (in the kernel) when it returns."""
         with self._queue_lock:
             if not (self._entries or self._merges):
                 return
             merges, self._merges = self._merges, []
             entries, self._entries = self._entries, []
-            # Rows are made before the writers' lock is taken: the other workers wait only for the writes.
-            users: dict[tuple[str, int], dict[str, str]] = {}
-            for p, e, c in merges:
-                # One user written several times in the batch (a client repeating itself) is
-                # written once, with its merges applied in order.
-                merged = users.get((p, e))
-                users[p, e] = c if merged is None else {**merged, **c}
-            contacts = [(p, e, name, value) for (p, e), c in users.items() for name, value in c.items()]
+            if self.batched and self._segmented:
+                segment = self._segment()
+                segment.append(b"".join([*merge_lines(merges), *map(entry_line, entries)]))
+                if segment.size >= SEGMENT_LIMIT:
+                    self._rotate(segment)
+                return
+            # Rows are made before the writers' lock is taken: the others wait only for the writes.
             rows = [(e.euid, e.code, _entry_json(e)) for e in entries]
             with self._transaction() as db:
-                if users:
-                    db.executemany("INSERT OR IGNORE INTO users VALUES (?, ?)", users)
-                    db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)", contacts)
-                if rows:
-                    self._insert_entries(db, rows)
+                self._apply(db, merges, rows)
+
+    def _segment(self) -> Segment:
+        made = self._segment_of
+        if made is not None and made[0] == _forks[0] and not made[1].closed:
+            return made[1]
+        if made is not None and made[0] != _forks[0]:
+            os.close(made[1].fd)  # the parent's, inherited: its lock must live only as long as the parent
+        # Made under the writers' lock, so that no fold sees it before it is locked; the fold
+        # this takes also removes a dead segment of an earlier process.
+        with self._transaction():
+            segment = Segment(self.path)
+        self._segment_of = (_forks[0], segment)
+        return segment
+
+    def _rotate(self, segment: Segment) -> None:
+        """Bounded disk: fold every segment (this one whole), then start this one again at 0."""
+        with self._locked() as db:
+            with self._write(db, fold=True):
+                pass
+            segment.truncate()
+            # Killed before this, the offset row is past the file's end: read as 0 (store_segments).
+            db.execute("DELETE FROM segments WHERE name = ?", (segment.name,))
 
     def _insert_entries(self, db: sqlite3.Connection, rows: list[tuple[int | None, int | None, str]]) -> None:
         cursor = db.executemany("INSERT INTO journal (euid, code, entry) VALUES (?, ?, ?)", rows)
@@ -200,8 +291,15 @@ class SqliteStore:
         if not self.batched:
             self.flush()
 
-    def contacts(self, project: str, euid: int) -> dict[str, str] | None:
+    def _fold_all(self) -> None:
+        """This process's queue, then every segment, into the tables: what a read must see."""
         self.flush()
+        if self._segmented:
+            with self._transaction():
+                pass
+
+    def contacts(self, project: str, euid: int) -> dict[str, str] | None:
+        self._fold_all()
         db = self._db
         if db.execute("SELECT 1 FROM users WHERE project = ? AND euid = ?", (project, euid)).fetchone() is None:
             return None
@@ -239,7 +337,7 @@ class SqliteStore:
         return self._db.execute("SELECT 1 FROM known_euids WHERE euid = ?", (euid,)).fetchone() is not None
 
     def add_known_euids(self, euids: list[int]) -> None:
-        with self._transaction() as db:
+        with self._transaction(fold=False) as db:
             db.executemany("INSERT OR IGNORE INTO known_euids VALUES (?)", [(e,) for e in euids])
 
     def record(self, entry: JournalEntry) -> None:
@@ -249,7 +347,7 @@ class SqliteStore:
             self.flush()
 
     def journal(self, euid: int | None = None, code: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        self.flush()
+        self._fold_all()
         rows = self._db.execute(
             "SELECT id, entry FROM (SELECT id, entry FROM journal"
             " WHERE (?1 IS NULL OR euid = ?1) AND (?2 IS NULL OR code = ?2)"
@@ -261,11 +359,13 @@ class SqliteStore:
 
     def clear_journal(self) -> None:
         self.flush()
-        self._db.execute("DELETE FROM journal")
+        with self._transaction() as db:  # folded first: no entry acknowledged before comes back after
+            db.execute("DELETE FROM journal")
 
     def add_fault(self, fault: Fault) -> Fault:
         data = json.dumps({k: v for k, v in fault.to_json().items() if k not in ("id", "times")})
-        with self._transaction() as db:
+        # Faults, known euids: never in a segment, so no fold (take_fault runs on every faulted request).
+        with self._transaction(fold=False) as db:
             cursor = db.execute("INSERT INTO faults (times, data) VALUES (?, ?)", (fault.times, data))
             self._count_faults(db)
         return replace(fault, id=cursor.lastrowid or 0)
@@ -274,7 +374,7 @@ class SqliteStore:
         return _faults(self._db)
 
     def remove_faults(self, fault_id: int | None = None) -> int:
-        with self._transaction() as db:
+        with self._transaction(fold=False) as db:
             if fault_id is None:
                 removed: int = db.execute("DELETE FROM faults").rowcount
             else:
@@ -287,7 +387,7 @@ class SqliteStore:
         return armed > 0
 
     def take_fault(self, method: str, path: str, euid: int | None) -> Fault | None:
-        with self._transaction() as db:
+        with self._transaction(fold=False) as db:
             taken = next((f for f in _faults(db) if f.matches(method, path, euid)), None)
             if taken is not None and taken.times is not None and taken.times <= 1:
                 db.execute("DELETE FROM faults WHERE id = ?", (taken.id,))
@@ -297,10 +397,21 @@ class SqliteStore:
             return taken
 
     def close(self) -> None:
+        """Everything queued and every segment folded; this process's segment removed."""
         self.flush()
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
+        made, self._segment_of = self._segment_of, None
+        if made is not None and made[0] == _forks[0] and not made[1].closed:
+            with self._locked() as db:
+                with self._write(db, fold=True):
+                    pass
+                made[1].close(remove=True)
+                db.execute("DELETE FROM segments WHERE name = ?", (made[1].name,))
+        elif self._segmented:
+            with self._transaction():
+                pass
+        connection = getattr(self._local, "db", None)
+        if connection is not None:
+            connection.close()
             os.close(self._local.writer)
             self._local.db = None
 

@@ -1,0 +1,197 @@
+"""Each serving process's own append-only log of writes, folded into the shared SQLite state.
+
+Why: on the serving hot path the state is write-only (contact merges and journal entries), so a
+worker need not share a lock with the others to write it. Each worker appends its batch to its
+own segment file with one ``os.write`` and answers once the write returned: the bytes are then in
+the kernel and survive a SIGKILL of the worker. Whoever needs to read the state (the control API,
+a register, a worker whose segment grew past ``SEGMENT_LIMIT``, a start) "folds" first: under the
+writers' lock it applies every segment's complete new lines, ordered by time, to the SQLite
+tables and advances each segment's folded offset, kept in the same transaction.
+
+The owner holds an flock on its segment for its life. The kernel drops it when the owner dies,
+so a folder that can take the lock knows the owner is gone: it folds the segment whole and
+removes it. A line is a JSON array, newline-terminated:
+
+- ``[0, time, euid, code, row]``: a journal entry (``row``: ``store.compact``'s JSON array), so a
+  fold takes ``row``'s text as the journal keeps it without parsing it;
+- ``[1, stamp, project, euid, contacts]``: a merge; ``stamp`` is the monotonic clock (system-wide,
+  never stepped back) when its batch was written, so a merge acknowledged before another was sent
+  sorts before it whichever worker wrote either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from engagelab_kit.mock_server.store import JournalEntry, bounded, compact
+
+SEGMENT_LIMIT = 1 << 20  # bytes; past it the owner folds and starts its segment again
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+_log = logging.getLogger("engagelab_mock")
+
+Merge = tuple[float, str, int, dict[str, str]]  # (stamp, project, euid, contacts)
+Row = tuple[float, int | None, int | None, str]  # (time, euid, code, the compact row's JSON text)
+
+
+def entry_line(entry: JournalEntry) -> bytes:
+    line = (0, entry.time, entry.euid, entry.code, compact(bounded(entry)))
+    try:
+        return orjson.dumps(line, option=_NEWLINE)
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate in a header: the stdlib escapes it
+        return json.dumps(line, separators=(",", ":")).encode() + b"\n"
+
+
+def merge_lines(merges: Iterable[tuple[str, int, dict[str, str]]]) -> list[bytes]:
+    # Request bodies with a lone surrogate are refused before they are merged (jsonbody), so
+    # orjson encodes every merge; if one ever failed, the batch fails as a SQLite write would.
+    stamp = time.monotonic()
+    return [orjson.dumps((1, stamp, p, e, c), option=_NEWLINE) for p, e, c in merges]
+
+
+class Segment:
+    """The owner's side: this process's segment, appended to without any lock.
+
+    Made under the writers' lock (see ``SqliteStore._segment``), so no folder can see the file
+    between its creation and its flock and take it for a dead owner's."""
+
+    def __init__(self, state_path: str) -> None:
+        self.path = f"{state_path}-seg-{os.getpid()}-{os.urandom(3).hex()}"
+        self.name = os.path.basename(self.path)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # for the owner's life
+        self.size = 0
+        self.closed = False
+
+    def append(self, data: bytes) -> None:
+        """Write ``data`` (whole lines); when this returns, every line is in the kernel's hands."""
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(self.fd, view)
+                self.size += written
+                view = view[written:]
+        except OSError:
+            # Failed part-way (a full disk): the segment may end in a partial line, which a later
+            # line must not be glued to. Given up: its lock goes, so the next fold takes its
+            # complete lines and removes it; the owner starts a new one.
+            self.close(remove=False)
+            raise
+
+    def truncate(self) -> None:
+        """Start again at 0: only the owner appends, and only after a fold took every line."""
+        os.ftruncate(self.fd, 0)
+        self.size = 0
+
+    def close(self, remove: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if remove:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        os.close(self.fd)
+
+
+@dataclass
+class Fold:
+    """What one fold found: the new records of every segment, and what to do once they are committed."""
+
+    merges: list[Merge] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    offsets: list[tuple[str, int]] = field(default_factory=list)  # (segment name, folded up to)
+    dead: list[tuple[str, int]] = field(default_factory=list)  # (path, descriptor holding its lock)
+    stale: list[str] = field(default_factory=list)  # offset rows of segments no longer there
+
+    def release(self) -> None:
+        for _, fd in self.dead:
+            os.close(fd)
+        self.dead = []
+
+
+def read(state_path: str, folded: dict[str, int], own: str | None) -> Fold:
+    """Every segment's complete lines past its ``folded`` offset, merges and rows each sorted by
+    time (stable: one segment's lines keep their order). Call it under the writers' lock."""
+    directory, base = os.path.split(os.path.abspath(state_path))
+    prefix = base + "-seg-"
+    fold = Fold()
+    try:
+        for name in sorted(n for n in os.listdir(directory) if n.startswith(prefix)):
+            _read_one(fold, os.path.join(directory, name), name, folded.pop(name, 0), name == own)
+    except BaseException:
+        fold.release()
+        raise
+    fold.stale = list(folded)
+    fold.merges.sort(key=_first)
+    fold.rows.sort(key=_first)
+    return fold
+
+
+def _first(record: tuple[Any, ...]) -> Any:
+    return record[0]
+
+
+def _read_one(fold: Fold, path: str, name: str, offset: int, own: bool) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    dead = False
+    try:
+        if not own:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                dead = True  # its owner is gone: nothing more will be appended
+            except BlockingIOError:
+                pass
+        size = os.fstat(fd).st_size
+        if size < offset:
+            # Its owner truncated it after a fold and died before resetting the offset.
+            offset = 0
+        data = os.pread(fd, size - offset, offset) if size > offset else b""
+    except BaseException:
+        os.close(fd)
+        raise
+    # A writer may be part-way through a batch: only complete lines now, the rest later. A dead
+    # owner's partial last line was never acknowledged (its write did not return).
+    end = data.rfind(b"\n") + 1
+    if end:
+        _parse(fold, data[:end], name)
+    fold.offsets.append((name, offset + end))
+    if dead:
+        fold.dead.append((path, fd))
+    else:
+        os.close(fd)
+
+
+def _parse(fold: Fold, data: bytes, name: str) -> None:
+    rows, merges = fold.rows, fold.merges
+    for line in data.split(b"\n")[:-1]:
+        try:
+            if line.startswith(b"[0,"):
+                _, stamp, euid, code, row = line.split(b",", 4)
+                if not (row.startswith(b"[") and row.endswith(b"]]")):
+                    raise ValueError("not a journal row")
+                rows.append((float(stamp), _int(euid), _int(code), row[:-1].decode()))
+            elif line.startswith(b"[1,"):
+                _, stamp_, project, user, contacts = orjson.loads(line)
+                merges.append((stamp_, project, user, contacts))
+            elif line:
+                raise ValueError("unknown record")
+        except (ValueError, TypeError):
+            # Not written by Segment.append (which never leaves a partial line before a whole
+            # one): skipped, never fatal, or one bad line would stop every later fold.
+            _log.warning("segment %s: skipped a malformed line of %d bytes", name, len(line))
+
+
+def _int(text: bytes) -> int | None:
+    return None if text == b"null" else int(text)
