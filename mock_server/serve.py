@@ -4,9 +4,10 @@ The serving process binds the socket itself (without SO_REUSEPORT, so a
 second mock on the same port is refused rather than silently sharing it),
 imports the app, then forks the workers, which inherit both: a worker is
 serving within milliseconds of its fork. Several workers share one SQLite
-store, so the journal, state and faults stay one truth. Workers die with the
-serving process, and a worker that dies alone is replaced without touching
-the others (``lifecycle.py``).
+store, so the journal, state and faults stay one truth; the serving process
+folds the workers' write segments into it every moment (``store_segments.py``).
+Workers die with the serving process, and a worker that dies alone is replaced
+without touching the others (``lifecycle.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from engagelab_kit.mock_server.settings import ACTIVE, ServeOptions, Settings
 
 if TYPE_CHECKING:
     from engagelab_kit.mock_server.h1 import Server
+    from engagelab_kit.mock_server.store_sqlite import SqliteStore
 
 _SPEC = spec.load()
 BACKLOG = 2048
@@ -101,6 +103,7 @@ def run_worker(sock: socket.socket, settings: Settings, options: ServeOptions, p
     finally:
         dispatcher.shutdown()
         loop.close()
+        dispatcher.service.store.close()  # SQLite: what this worker wrote, folded; its segment gone
     return 0
 
 
@@ -124,13 +127,14 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
     sock = listen(options.host, options.port)
     port = sock.getsockname()[1]
     scratch = None
+    state: SqliteStore | None = None
     try:
         if options.workers > 1 and not settings.state_file:
             # Several processes need one store; it lives only as long as this server.
             scratch = tempfile.mkdtemp(prefix="engagelab-mock-")
             settings = replace(settings, state_file=str(Path(scratch) / "state.db"))
         if settings.state_file:
-            _prepare_state(settings)
+            state = _prepare_state(settings)
         # Imported before the fork, so each worker starts with the app already loaded.
 
         host = f"[{options.host}]" if ":" in options.host else options.host
@@ -141,14 +145,19 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         from engagelab_kit.mock_server.lifecycle import Supervisor
 
         parent = os.getpid()
-        return Supervisor(options.workers, lambda index: run_worker(sock, settings, options, parent)).run()
+        # This process folds the workers' segments into the shared state, off their event loops.
+        fold = state.fold if state is not None else None
+        return Supervisor(options.workers, lambda index: run_worker(sock, settings, options, parent), fold).run()
     finally:
         sock.close()
+        if state is not None:
+            state.close()
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _prepare_state(settings: Settings) -> None:
+def _prepare_state(settings: Settings) -> SqliteStore:
+    """The state, opened (which folds what a killed run left in its segments) and kept open."""
     import sqlite3
 
     from engagelab_kit.mock_server.store_sqlite import SqliteStore
@@ -158,4 +167,4 @@ def _prepare_state(settings: Settings) -> None:
     except sqlite3.Error as exc:
         raise ConfigError("--state", settings.state_file or "", f"cannot use as SQLite state: {exc}") from None
     store.remove_faults()  # faults steer one run; they do not outlive a restart
-    store.close()
+    return store

@@ -1,16 +1,20 @@
 """Each serving process's own append-only log of writes, folded into the shared SQLite state.
 
-Why: on the serving hot path the state is write-only (contact merges and journal entries), so a
+Why: on the serving hot path the state is only written (contact merges and journal entries), so a
 worker need not share a lock with the others to write it. Each worker appends its batch to its
 own segment file with one ``os.write`` and answers once the write returned: the bytes are then in
-the kernel and survive a SIGKILL of the worker. Whoever needs to read the state (the control API,
-a register, a worker whose segment grew past ``SEGMENT_LIMIT``, a start) "folds" first: under the
-writers' lock it applies every segment's complete new lines, ordered by time, to the SQLite
-tables and advances each segment's folded offset, kept in the same transaction.
+the kernel and survive a SIGKILL of the worker. A read (the control API, register, seed, reset,
+a start) first "folds": under the writers' lock it applies every segment's complete new lines,
+ordered by time, to the SQLite tables and advances each segment's folded offset in the same
+transaction. The serving process folds every moment too (``serve.py``), so that the work is not
+done on a worker's event loop and segments stay short.
 
 The owner holds an flock on its segment for its life. The kernel drops it when the owner dies,
 so a folder that can take the lock knows the owner is gone: it folds the segment whole and
-removes it. A line is a JSON array, newline-terminated:
+removes it. Past ``SEGMENT_LIMIT`` bytes the owner gives its segment up the same way (closing
+it) and starts a new one: disk stays bounded without the owner ever waiting for a fold.
+
+A line is a JSON array, newline-terminated:
 
 - ``[0, time, euid, code, row]``: a journal entry (``row``: ``store.compact``'s JSON array), so a
   fold takes ``row``'s text as the journal keeps it without parsing it;
@@ -35,7 +39,8 @@ import orjson
 
 from engagelab_kit.mock_server.store import JournalEntry, bounded, compact
 
-SEGMENT_LIMIT = 1 << 20  # bytes; past it the owner folds and starts its segment again
+SEGMENT_LIMIT = 1 << 20  # bytes; past it the owner gives its segment up and starts a new one
+_UNBORN_AGE_S = 60.0
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 _log = logging.getLogger("engagelab_mock")
 
@@ -52,25 +57,38 @@ def entry_line(entry: JournalEntry) -> bytes:
 
 
 def merge_lines(merges: Iterable[tuple[str, int, dict[str, str]]]) -> list[bytes]:
+    """One line per user: a user merged several times in a batch (a client repeating itself) is
+    written once, with its merges applied in order."""
+    users: dict[tuple[str, int], dict[str, str]] = {}
+    for p, e, c in merges:
+        merged = users.get((p, e))
+        users[p, e] = c if merged is None else {**merged, **c}
     # Request bodies with a lone surrogate are refused before they are merged (jsonbody), so
     # orjson encodes every merge; if one ever failed, the batch fails as a SQLite write would.
     stamp = time.monotonic()
-    return [orjson.dumps((1, stamp, p, e, c), option=_NEWLINE) for p, e, c in merges]
+    return [orjson.dumps((1, stamp, p, e, c), option=_NEWLINE) for (p, e), c in users.items()]
 
 
 class Segment:
-    """The owner's side: this process's segment, appended to without any lock.
-
-    Made under the writers' lock (see ``SqliteStore._segment``), so no folder can see the file
-    between its creation and its flock and take it for a dead owner's."""
+    """The owner's side: this process's segment, appended to without any lock."""
 
     def __init__(self, state_path: str) -> None:
-        self.path = f"{state_path}-seg-{os.getpid()}-{os.urandom(3).hex()}"
+        tag = f"{os.getpid()}-{os.urandom(3).hex()}"
+        self.path = f"{state_path}-seg-{tag}"
         self.name = os.path.basename(self.path)
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # for the owner's life
         self.size = 0
         self.closed = False
+        # Locked before it has a segment's name: no fold can see it unlocked and take it for a
+        # dead owner's. (A leftover "-new-" file of a process killed in between is removed by a fold.)
+        made = f"{state_path}-new-{tag}"
+        self.fd = os.open(made, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # for the owner's life
+            os.rename(made, self.path)
+        except BaseException:
+            os.close(self.fd)
+            os.unlink(made)
+            raise
 
     def append(self, data: bytes) -> None:
         """Write ``data`` (whole lines); when this returns, every line is in the kernel's hands."""
@@ -84,22 +102,14 @@ class Segment:
             # Failed part-way (a full disk): the segment may end in a partial line, which a later
             # line must not be glued to. Given up: its lock goes, so the next fold takes its
             # complete lines and removes it; the owner starts a new one.
-            self.close(remove=False)
+            self.close()
             raise
 
-    def truncate(self) -> None:
-        """Start again at 0: only the owner appends, and only after a fold took every line."""
-        os.ftruncate(self.fd, 0)
-        self.size = 0
-
-    def close(self, remove: bool) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        if remove:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
-        os.close(self.fd)
+    def close(self) -> None:
+        """Give the segment up: with its lock gone, the next fold takes it whole and removes it."""
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
 
 
 @dataclass
@@ -122,11 +132,14 @@ def read(state_path: str, folded: dict[str, int], own: str | None) -> Fold:
     """Every segment's complete lines past its ``folded`` offset, merges and rows each sorted by
     time (stable: one segment's lines keep their order). Call it under the writers' lock."""
     directory, base = os.path.split(os.path.abspath(state_path))
-    prefix = base + "-seg-"
+    prefix, unborn = base + "-seg-", base + "-new-"
     fold = Fold()
     try:
-        for name in sorted(n for n in os.listdir(directory) if n.startswith(prefix)):
-            _read_one(fold, os.path.join(directory, name), name, folded.pop(name, 0), name == own)
+        for name in sorted(os.listdir(directory)):
+            if name.startswith(prefix):
+                _read_one(fold, os.path.join(directory, name), name, folded.pop(name, 0), name == own)
+            elif name.startswith(unborn):
+                _remove_unborn(os.path.join(directory, name))
     except BaseException:
         fold.release()
         raise
@@ -138,6 +151,21 @@ def read(state_path: str, folded: dict[str, int], own: str | None) -> Fold:
 
 def _first(record: tuple[Any, ...]) -> Any:
     return record[0]
+
+
+def _remove_unborn(path: str) -> None:
+    """A segment whose owner died between making and naming it: empty, never written."""
+    with contextlib.suppress(FileNotFoundError):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            # Not one being made right now (locked a moment after it is made, named at once).
+            if os.fstat(fd).st_mtime < time.time() - _UNBORN_AGE_S:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(path)
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _read_one(fold: Fold, path: str, name: str, offset: int, own: bool) -> None:
@@ -154,8 +182,7 @@ def _read_one(fold: Fold, path: str, name: str, offset: int, own: bool) -> None:
             except BlockingIOError:
                 pass
         size = os.fstat(fd).st_size
-        if size < offset:
-            # Its owner truncated it after a fold and died before resetting the offset.
+        if size < offset:  # not this file's offset (segments are never cut short): read it all
             offset = 0
         data = os.pread(fd, size - offset, offset) if size > offset else b""
     except BaseException:
@@ -175,6 +202,8 @@ def _read_one(fold: Fold, path: str, name: str, offset: int, own: bool) -> None:
 
 def _parse(fold: Fold, data: bytes, name: str) -> None:
     rows, merges = fold.rows, fold.merges
+    # A client repeating itself repeats the merge line but its stamp: each such line parsed once.
+    users: dict[bytes, tuple[str, int, dict[str, str]]] = {}
     for line in data.split(b"\n")[:-1]:
         try:
             if line.startswith(b"[0,"):
@@ -183,8 +212,12 @@ def _parse(fold: Fold, data: bytes, name: str) -> None:
                     raise ValueError("not a journal row")
                 rows.append((float(stamp), _int(euid), _int(code), row[:-1].decode()))
             elif line.startswith(b"[1,"):
-                _, stamp_, project, user, contacts = orjson.loads(line)
-                merges.append((stamp_, project, user, contacts))
+                _, stamp, user = line.split(b",", 2)
+                parsed = users.get(user)
+                if parsed is None:
+                    project, euid_, contacts = orjson.loads(b"[" + user)
+                    parsed = users[user] = (project, euid_, contacts)
+                merges.append((float(stamp), *parsed))
             elif line:
                 raise ValueError("unknown record")
         except (ValueError, TypeError):

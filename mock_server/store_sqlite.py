@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, folded INTEGER NOT N
 """
 
 _TRIM_EVERY = 256
+_GIVEN_UP_LIMIT = 8
 _COUNT = struct.Struct("<Q")
 
 
@@ -97,6 +98,7 @@ class SqliteStore:
         self._journaled = 0
         self._armed: tuple[int, mmap.mmap] | None = None  # (fork count, the shared fault count)
         self._segment_of: tuple[int, Segment] | None = None  # (fork count, this process's segment)
+        self._given_up: list[str] = []  # this process's full segments, perhaps not yet folded
         self._db.executescript(_SCHEMA)
         with self._transaction() as db:  # folds what a killed run left in its segments
             self._seed_sequence(db)
@@ -228,7 +230,7 @@ class SqliteStore:
 
     def flush(self) -> None:
         """Store every queued merge and journal entry: batched, one append to this process's
-        segment; otherwise one transaction. Either way stored (in the kernel) when it returns."""
+        segment; otherwise one transaction. Either way in the kernel's hands when it returns."""
         with self._queue_lock:
             if not (self._entries or self._merges):
                 return
@@ -251,21 +253,18 @@ class SqliteStore:
             return made[1]
         if made is not None and made[0] != _forks[0]:
             os.close(made[1].fd)  # the parent's, inherited: its lock must live only as long as the parent
-        # Made under the writers' lock, so that no fold sees it before it is locked; the fold
-        # this takes also removes a dead segment of an earlier process.
-        with self._transaction():
-            segment = Segment(self.path)
+        segment = Segment(self.path)
         self._segment_of = (_forks[0], segment)
         return segment
 
     def _rotate(self, segment: Segment) -> None:
-        """Bounded disk: fold every segment (this one whole), then start this one again at 0."""
-        with self._locked() as db:
-            with self._write(db, fold=True):
-                pass
-            segment.truncate()
-            # Killed before this, the offset row is past the file's end: read as 0 (store_segments).
-            db.execute("DELETE FROM segments WHERE name = ?", (segment.name,))
+        """Bounded disk: the segment is given up, for the next fold to take whole and remove."""
+        segment.close()
+        self._given_up = [p for p in self._given_up if os.path.exists(p)] + [segment.path]
+        if len(self._given_up) > _GIVEN_UP_LIMIT:
+            # Nobody folds them (no serving process folding, nor reads): this process does.
+            self.fold()
+            self._given_up = []
 
     def _insert_entries(self, db: sqlite3.Connection, rows: list[tuple[int | None, int | None, str]]) -> None:
         cursor = db.executemany("INSERT INTO journal (euid, code, entry) VALUES (?, ?, ?)", rows)
@@ -291,7 +290,7 @@ class SqliteStore:
         if not self.batched:
             self.flush()
 
-    def _fold_all(self) -> None:
+    def fold(self) -> None:
         """This process's queue, then every segment, into the tables: what a read must see."""
         self.flush()
         if self._segmented:
@@ -299,7 +298,7 @@ class SqliteStore:
                 pass
 
     def contacts(self, project: str, euid: int) -> dict[str, str] | None:
-        self._fold_all()
+        self.fold()
         db = self._db
         if db.execute("SELECT 1 FROM users WHERE project = ? AND euid = ?", (project, euid)).fetchone() is None:
             return None
@@ -347,7 +346,7 @@ class SqliteStore:
             self.flush()
 
     def journal(self, euid: int | None = None, code: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        self._fold_all()
+        self.fold()
         rows = self._db.execute(
             "SELECT id, entry FROM (SELECT id, entry FROM journal"
             " WHERE (?1 IS NULL OR euid = ?1) AND (?2 IS NULL OR code = ?2)"
@@ -400,13 +399,9 @@ class SqliteStore:
         """Everything queued and every segment folded; this process's segment removed."""
         self.flush()
         made, self._segment_of = self._segment_of, None
-        if made is not None and made[0] == _forks[0] and not made[1].closed:
-            with self._locked() as db:
-                with self._write(db, fold=True):
-                    pass
-                made[1].close(remove=True)
-                db.execute("DELETE FROM segments WHERE name = ?", (made[1].name,))
-        elif self._segmented:
+        if made is not None and made[0] == _forks[0]:
+            made[1].close()  # given up, so the fold below takes it whole and removes it
+        if self._segmented:
             with self._transaction():
                 pass
         connection = getattr(self._local, "db", None)
