@@ -55,7 +55,7 @@ class Supervisor:
     calls ``tick()`` every ``every`` seconds meanwhile (work taken off the workers)."""
 
     def __init__(self, workers: int, work: Callable[[int], int], tick: Callable[[], None] | None = None,
-                 every: float = 0.2) -> None:
+                 every: float = 1.0) -> None:
         self.workers = workers
         self.work = work
         self.tick = tick

@@ -5,7 +5,7 @@ second mock on the same port is refused rather than silently sharing it),
 imports the app, then forks the workers, which inherit both: a worker is
 serving within milliseconds of its fork. Several workers share one SQLite
 store, so the journal, state and faults stay one truth; the serving process
-folds the workers' write segments into it every moment (``store_segments.py``).
+folds the workers' write segments into it every second (``store_segments.py``).
 Workers die with the serving process, and a worker that dies alone is replaced
 without touching the others (``lifecycle.py``).
 """
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 _SPEC = spec.load()
 BACKLOG = 2048
 STOP_GRACE_S = 3.0
+# Under load the journal turns over within a second or two: folding about that often writes only
+# the rows it keeps (store_segments.read), and a read folds whatever is newer itself.
+FOLD_EVERY_S = 1.0
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -147,7 +150,8 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         parent = os.getpid()
         # This process folds the workers' segments into the shared state, off their event loops.
         fold = state.fold if state is not None else None
-        return Supervisor(options.workers, lambda index: run_worker(sock, settings, options, parent), fold).run()
+        return Supervisor(options.workers, lambda index: run_worker(sock, settings, options, parent), fold,
+                          FOLD_EVERY_S).run()
     finally:
         sock.close()
         if state is not None:

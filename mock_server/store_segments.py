@@ -6,7 +6,7 @@ own segment file with one ``os.write`` and answers once the write returned: the 
 the kernel and survive a SIGKILL of the worker. A read (the control API, register, seed, reset,
 a start) first "folds": under the writers' lock it applies every segment's complete new lines,
 ordered by time, to the SQLite tables and advances each segment's folded offset in the same
-transaction. The serving process folds every moment too (``serve.py``), so that the work is not
+transaction. The serving process folds every second too (``serve.py``), so that the work is not
 done on a worker's event loop and segments stay short.
 
 The owner holds an flock on its segment for its life. The kernel drops it when the owner dies,
@@ -39,7 +39,7 @@ import orjson
 
 from engagelab_kit.mock_server.store import JournalEntry, bounded, compact
 
-SEGMENT_LIMIT = 1 << 20  # bytes; past it the owner gives its segment up and starts a new one
+SEGMENT_LIMIT = 4 << 20  # bytes; past it the owner gives its segment up and starts a new one
 _UNBORN_AGE_S = 60.0
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 _log = logging.getLogger("engagelab_mock")
@@ -118,6 +118,7 @@ class Fold:
 
     merges: list[Merge] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
+    lines: list[tuple[float, bytes]] = field(default_factory=list)  # journal lines, parsed only if kept
     offsets: list[tuple[str, int]] = field(default_factory=list)  # (segment name, folded up to)
     dead: list[tuple[str, int]] = field(default_factory=list)  # (path, descriptor holding its lock)
     stale: list[str] = field(default_factory=list)  # offset rows of segments no longer there
@@ -128,9 +129,10 @@ class Fold:
         self.dead = []
 
 
-def read(state_path: str, folded: dict[str, int], own: str | None) -> Fold:
-    """Every segment's complete lines past its ``folded`` offset, merges and rows each sorted by
-    time (stable: one segment's lines keep their order). Call it under the writers' lock."""
+def read(state_path: str, folded: dict[str, int], own: str | None, keep: int) -> Fold:
+    """Every segment's complete lines past its ``folded`` offset: the merges, and the last ``keep``
+    journal rows (the journal would trim the others at once), each sorted by time (stable: one
+    segment's lines keep their order). Call it under the writers' lock."""
     directory, base = os.path.split(os.path.abspath(state_path))
     prefix, unborn = base + "-seg-", base + "-new-"
     fold = Fold()
@@ -145,7 +147,19 @@ def read(state_path: str, folded: dict[str, int], own: str | None) -> Fold:
         raise
     fold.stale = list(folded)
     fold.merges.sort(key=_first)
-    fold.rows.sort(key=_first)
+    fold.lines.sort(key=_first)
+    # Under load the journal turns over in about a second: most rows a fold finds would be
+    # trimmed at once, so only the kept ones are parsed and written.
+    kept = fold.lines[len(fold.lines) - keep:] if keep else []
+    fold.lines = []
+    for stamp, line in kept:
+        _, _, euid, code, row = line.split(b",", 4)
+        try:
+            if not (row.startswith(b"[") and row.endswith(b"]]")):
+                raise ValueError("not a journal row")
+            fold.rows.append((stamp, _int(euid), _int(code), row[:-1].decode()))
+        except ValueError:
+            _malformed(line)
     return fold
 
 
@@ -192,7 +206,7 @@ def _read_one(fold: Fold, path: str, name: str, offset: int, own: bool) -> None:
     # owner's partial last line was never acknowledged (its write did not return).
     end = data.rfind(b"\n") + 1
     if end:
-        _parse(fold, data[:end], name)
+        _parse(fold, data[:end])
     fold.offsets.append((name, offset + end))
     if dead:
         fold.dead.append((path, fd))
@@ -200,30 +214,31 @@ def _read_one(fold: Fold, path: str, name: str, offset: int, own: bool) -> None:
         os.close(fd)
 
 
-def _parse(fold: Fold, data: bytes, name: str) -> None:
-    rows, merges = fold.rows, fold.merges
+def _parse(fold: Fold, data: bytes) -> None:
+    lines, merges = fold.lines, fold.merges
     # A client repeating itself repeats the merge line but its stamp: each such line parsed once.
     users: dict[bytes, tuple[str, int, dict[str, str]]] = {}
     for line in data.split(b"\n")[:-1]:
         try:
-            if line.startswith(b"[0,"):
-                _, stamp, euid, code, row = line.split(b",", 4)
-                if not (row.startswith(b"[") and row.endswith(b"]]")):
-                    raise ValueError("not a journal row")
-                rows.append((float(stamp), _int(euid), _int(code), row[:-1].decode()))
+            if line.startswith(b"[0,") and line.count(b",", 3, 96) >= 3:
+                lines.append((float(line[3:line.index(b",", 3)]), line))
             elif line.startswith(b"[1,"):
                 _, stamp, user = line.split(b",", 2)
                 parsed = users.get(user)
                 if parsed is None:
-                    project, euid_, contacts = orjson.loads(b"[" + user)
-                    parsed = users[user] = (project, euid_, contacts)
+                    project, euid, contacts = orjson.loads(b"[" + user)
+                    parsed = users[user] = (project, euid, contacts)
                 merges.append((float(stamp), *parsed))
             elif line:
                 raise ValueError("unknown record")
         except (ValueError, TypeError):
-            # Not written by Segment.append (which never leaves a partial line before a whole
-            # one): skipped, never fatal, or one bad line would stop every later fold.
-            _log.warning("segment %s: skipped a malformed line of %d bytes", name, len(line))
+            _malformed(line)
+
+
+def _malformed(line: bytes) -> None:
+    # Not written by Segment.append (which never leaves a partial line before a whole one):
+    # skipped, never fatal, or one bad line would stop every later fold.
+    _log.warning("segment: skipped a malformed line of %d bytes", len(line))
 
 
 def _int(text: bytes) -> int | None:

@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, folded INTEGER NOT N
 """
 
 _TRIM_EVERY = 256
-_GIVEN_UP_LIMIT = 8
+_GIVEN_UP_LIMIT = 16
 _COUNT = struct.Struct("<Q")
 
 
@@ -178,7 +178,7 @@ class SqliteStore:
             return None
         own = self._segment_of[1].name if self._segment_of and self._segment_of[0] == _forks[0] else None
         offsets = dict(db.execute("SELECT name, folded FROM segments").fetchall())
-        folded = store_segments.read(self.path, offsets, own)
+        folded = store_segments.read(self.path, offsets, own, self._journal_size)
         try:
             self._apply(db, [m[1:] for m in folded.merges], [r[1:] for r in folded.rows])
             moved = [(n, o) for n, o in folded.offsets if o != offsets.get(n, 0)]
