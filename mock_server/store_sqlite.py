@@ -104,7 +104,7 @@ class SqliteStore(SqliteState):
         self._given_up = [p for p in self._given_up if os.path.exists(p)] + [segment.path]
         if len(self._given_up) > _GIVEN_UP_LIMIT:
             # Nobody folds them (no serving process folding, nor reads): this process does.
-            self.fold()
+            self._fold_segments()
             self._given_up = []
     def reset(self) -> None:
         self.flush()
