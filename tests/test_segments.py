@@ -202,15 +202,14 @@ def test_full_segments_are_given_up_and_nothing_is_lost(state: Path, monkeypatch
 
 
 def test_clear_and_reset_bring_nothing_back(state: Path, children: Callable[[], Child]) -> None:
+    reader = SqliteStore(str(state), journal_size=100, known_euids=(5,))
     child = children()
     child.do("record", 1, 1)
-    child.do("merge", 1, {"email": "before"})
-    reader = SqliteStore(str(state), journal_size=100, known_euids=(5,))
     reader.clear_journal()  # folds first, so the entry is not waiting in a segment to come back
     assert reader.journal() == []
     child.do("record", 2, 1)
-    assert [e["path"] for e in reader.journal()] == ["/2"]
-    reader.reset()
+    child.do("merge", 1, {"email": "before"})
+    reader.reset()  # the same
     assert reader.journal() == [] and reader.contacts("p", 1) is None
     assert reader.journal() == [] and reader.contacts("p", 1) is None
     child.do("merge", 1, {"mobile_phone": "after"})
