@@ -13,7 +13,9 @@ without touching the others (``lifecycle.py``).
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -148,8 +150,7 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         from engagelab_kit.mock_server.lifecycle import Supervisor
 
         parent = os.getpid()
-        # This process folds the workers' segments into the shared state, off their event loops.
-        fold = state.fold if state is not None else None
+        fold = (lambda: _fold_aside(state, parent)) if state is not None else None
         return Supervisor(options.workers, lambda index: run_worker(sock, settings, options, parent), fold,
                           FOLD_EVERY_S).run()
     finally:
@@ -158,6 +159,31 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
             state.close()
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fold_aside(state: SqliteStore, parent: int) -> None:
+    """Fold the workers' segments into the shared state in a short-lived child at a low priority:
+    off the workers' event loops, and behind them for CPU, so a fold does not stretch their
+    latency. At most one at a time (a second finds the folding lock held and leaves)."""
+    from engagelab_kit.mock_server.lifecycle import die_with_parent
+
+    if os.fork():
+        return  # the supervisor reaps it with the workers
+    code = 1
+    try:
+        die_with_parent(parent)
+        folding = os.open(f"{state.path}.folding", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(folding, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os._exit(0)
+        os.nice(10)
+        state.fold()
+        code = 0
+    except BaseException:
+        logging.getLogger("engagelab_mock").exception("folding the workers' segments failed")
+    finally:
+        os._exit(code)
 
 
 def _prepare_state(settings: Settings) -> SqliteStore:
