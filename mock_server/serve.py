@@ -24,7 +24,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from engagelab_kit import spec
 from engagelab_kit.mock_server.exceptions import ConfigError
@@ -150,7 +150,7 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         from engagelab_kit.mock_server.lifecycle import Supervisor
 
         parent = os.getpid()
-        fold = (lambda: _fold_aside(state, parent)) if state is not None else None
+        fold = _FoldAside(state, parent) if state is not None else None
         return Supervisor(options.workers, lambda index: run_worker(sock, settings, options, parent), fold,
                           FOLD_EVERY_S).run()
     finally:
@@ -161,29 +161,48 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _fold_aside(state: SqliteStore, parent: int) -> None:
-    """Fold the workers' segments into the shared state in a short-lived child at a low priority:
-    off the workers' event loops, and behind them for CPU, so a fold does not stretch their
-    latency. At most one at a time (a second finds the folding lock held and leaves)."""
-    from engagelab_kit.mock_server.lifecycle import die_with_parent
+class _FoldAside:
+    """Every tick: fold the workers' segments into the shared state in a short-lived child at a low
+    priority, off the workers' event loops and behind them for CPU, so a fold does not stretch
+    their latency. At most one at a time (a second finds the folding lock held and leaves); none
+    while the segments stay as they were, so an idle server does not fork every second."""
 
-    if os.fork():
-        return  # the supervisor reaps it with the workers
-    code = 1
-    try:
-        die_with_parent(parent)
-        folding = os.open(f"{state.path}.folding", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def __init__(self, state: SqliteStore, parent: int) -> None:
+        self.state = state
+        self.parent = parent
+        self._seen: list[tuple[str, int]] = []
+        self._again = False
+
+    def __call__(self) -> None:
+        from engagelab_kit.mock_server.store_segments import sizes
+
+        seen = sizes(self.state.path)
+        changed = seen != self._seen
+        # Once more after a change: the fold then may have found the previous one still at work.
+        if not (changed or self._again):
+            return
+        self._seen, self._again = seen, changed
+        if os.fork() == 0:
+            self._fold()
+
+    def _fold(self) -> NoReturn:
+        from engagelab_kit.mock_server.lifecycle import die_with_parent
+
+        code = 1
         try:
-            fcntl.flock(folding, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os._exit(0)
-        os.nice(10)
-        state.fold()
-        code = 0
-    except BaseException:
-        logging.getLogger("engagelab_mock").exception("folding the workers' segments failed")
-    finally:
-        os._exit(code)
+            die_with_parent(self.parent)
+            folding = os.open(f"{self.state.path}.folding", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(folding, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os._exit(0)
+            os.nice(10)
+            self.state.fold()
+            code = 0
+        except BaseException:
+            logging.getLogger("engagelab_mock").exception("folding the workers' segments failed")
+        finally:
+            os._exit(code)
 
 
 def _prepare_state(settings: Settings) -> SqliteStore:

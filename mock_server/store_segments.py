@@ -163,6 +163,17 @@ def read(state_path: str, folded: dict[str, int], own: str | None, keep: int) ->
     return fold
 
 
+def sizes(state_path: str) -> list[tuple[str, int]]:
+    """Every segment's name and size: unchanged, there is nothing new to fold."""
+    directory, base = os.path.split(os.path.abspath(state_path))
+    found = []
+    for name in sorted(os.listdir(directory)):
+        if name.startswith(base + "-seg-"):
+            with contextlib.suppress(FileNotFoundError):
+                found.append((name, os.stat(os.path.join(directory, name)).st_size))
+    return found
+
+
 def _first(record: tuple[Any, ...]) -> Any:
     return record[0]
 

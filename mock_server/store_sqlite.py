@@ -1,4 +1,4 @@
-"""The shared store: one SQLite file in WAL mode, one connection per thread.
+"""The shared store: one SQLite file in WAL mode, one connection per thread (``sqlite_state.py``).
 
 Every worker process opens the same file, so a fault set through one worker
 fires on the next request whichever worker takes it, and the journal shows
@@ -10,11 +10,13 @@ journal entries are queued, and ``flush()`` appends the queue to this
 process's own segment file with one write, taking no lock
 (``store_segments.py``). The dispatcher calls it once per event-loop turn and
 answers the requests of that turn only after it returns. Workers never wait
-for each other on that path: on the hot path the state is only written.
-Whatever reads the state (the control API, register, seed, reset, a start)
-first folds every worker's segment into the tables under the writers' lock,
-so every worker's acknowledged writes are seen whichever worker is asked.
-Unbatched, a write folds and then writes the tables directly.
+for each other there: on the serving path that state is only written. Every
+read of it (the control API, register, seed, reset, a start) first folds
+every worker's segment into the tables under the writers' lock, so each
+worker's acknowledged writes are seen whichever worker is asked; the serving
+process folds every second as well. Faults and known euids (strict mode's
+lookup) are read on the serving path, so they are written to the tables at
+once. Unbatched (in process), a write folds and then writes the tables.
 """
 
 from __future__ import annotations
