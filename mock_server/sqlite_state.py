@@ -152,11 +152,13 @@ class SqliteState:
         if not (folded.dead or folded.stale):
             return
         gone = [*folded.stale]
-        for path, _ in folded.dead:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-            gone.append(os.path.basename(path))
-        folded.release()
+        try:
+            for path, _ in folded.dead:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                gone.append(os.path.basename(path))
+        finally:
+            folded.release()
         db.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in gone])
 
     def _apply(self, db: sqlite3.Connection, merges: list[tuple[str, int, dict[str, str]]],

@@ -94,7 +94,7 @@ class SqliteStore(SqliteState):
         made = self._segment_of
         if made is not None and made[0] == forks[0] and not made[1].closed:
             return made[1]
-        if made is not None and made[0] != forks[0]:
+        if made is not None and made[0] != forks[0] and not made[1].closed:
             os.close(made[1].fd)  # the parent's, inherited: its lock must live only as long as the parent
         segment = Segment(self.path)
         self._segment_of = (forks[0], segment)
@@ -108,6 +108,7 @@ class SqliteStore(SqliteState):
             # Nobody folds them (no serving process folding, nor reads): this process does.
             self._fold_segments()
             self._given_up = []
+
     def reset(self) -> None:
         self.flush()
         with self._transaction() as db:
