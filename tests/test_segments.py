@@ -11,11 +11,12 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import requests
 
-from engagelab_kit.mock_server import store_sqlite
+from engagelab_kit.mock_server import store_segments, store_sqlite
 from engagelab_kit.mock_server.store import JournalEntry
 from engagelab_kit.mock_server.store_segments import entry_line
 from engagelab_kit.mock_server.store_sqlite import SqliteStore
@@ -38,7 +39,7 @@ class Child:
     """A forked process with its own batched store, doing what it is told, one step at a time: a
     worker of its own. Each step returns once the child's flush returned (acknowledged)."""
 
-    _ours: set[int] = set()  # the parent's ends of every child's pipes: no other child may hold them
+    _ours: ClassVar[set[int]] = set()  # the parent's ends of every child's pipes: no other child may hold them
 
     def __init__(self, path: Path) -> None:
         self._orders_r, self._orders_w = os.pipe()
@@ -198,6 +199,33 @@ def test_full_segments_are_given_up_and_nothing_is_lost(state: Path, monkeypatch
     assert all(reader.contacts("p", n) == {"email": f"e{n}"} for n in range(0, 2000, 37))
     writer.close()
     assert segments(state) == []
+    reader.close()
+
+
+def test_a_write_that_fails_part_way_gives_its_segment_up(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk cuts a batch short: that batch is not acknowledged (flush raises), its partial
+    line is never glued to a later one, and the next batch goes to a new segment."""
+    writer, reader = SqliteStore(str(state), batched=True), SqliteStore(str(state))
+    writer.record(entry(1))
+    writer.flush()
+    real_write = os.write
+
+    def half(fd: int, data: bytes) -> int:
+        real_write(fd, bytes(data[:len(data) * 3 // 4]))  # the first line and half the second
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_segments.os, "write", half)
+    writer.record(entry(2))
+    writer.record(entry(3))
+    with pytest.raises(OSError):
+        writer.flush()
+    monkeypatch.undo()
+    writer.record(entry(4))
+    writer.flush()
+    paths = [e["path"] for e in reader.journal()]
+    assert paths[0] == "/1" and paths[-1] == "/4" and set(paths) <= {"/1", "/2", "/4"}
+    assert len(segments(state)) == 1  # the given-up one folded and removed
+    writer.close()
     reader.close()
 
 
