@@ -124,7 +124,7 @@ def _report(label: str, service: MockService, total: int, batch_commit: int) -> 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40_000, help="requests per figure (default 40000)")
-    parser.add_argument("--batch", type=int, default=32, help="requests per SQLite group commit (default 32)")
+    parser.add_argument("--batch", type=int, default=32, help="requests per SQLite queue write (default 32)")
     parser.add_argument("--quick", action="store_true", help="8000 requests per figure")
     parser.add_argument("--no-sqlite", action="store_true", help="only the in-memory store")
     args = parser.parse_args(argv)
