@@ -3,8 +3,9 @@
 No HTTP, no server: the figure is what the rules, the state and the journal add on top of the
 serving layer. Measured for the vendor page's example request (the same bytes again and again, as
 wrk sends them), for each request kind of the mix (``bench/mix.py``), and the same with the SQLite
-store the served mock uses for ``--state``/``--workers N`` (batched, one group commit per
-``--batch`` requests, as one event-loop turn commits once).
+store the served mock uses for ``--state``/``--workers N`` (batched: one append to the process's
+segment per ``--batch`` requests, as one event-loop turn writes once), and what folding those
+segments into the SQLite tables then costs per request (done by the serving process, not a worker).
 
 Figures are CPU time of this process, the best of rounds of 500. Every request is a fresh
 ``HttpRequest`` with fresh header strings and body bytes, as an adapter builds it; building it is
@@ -92,6 +93,24 @@ def cost_us(service: MockService, source: Iterator[HttpRequest], total: int, bat
     return min(rounds)
 
 
+def fold_us(service: MockService, source: Iterator[HttpRequest], total: int, batch_commit: int) -> float:
+    """CPU microseconds per request to fold what ``total`` requests wrote into the tables: the best
+    of three folds (each of ``total`` requests, the rounds of ``cost_us`` a fold would take at once)."""
+    store = service.store
+    assert isinstance(store, SqliteStore)
+    rounds = []
+    for _ in range(3):
+        for i in range(1, total + 1):
+            answer(service, next(source))
+            if i % batch_commit == 0:
+                store.flush()
+        store.flush()
+        started = time.process_time()
+        store.fold()
+        rounds.append((time.process_time() - started) / total * 1e6)
+    return min(rounds)
+
+
 def _report(label: str, service: MockService, total: int, batch_commit: int) -> None:
     print(f"{label}:")
     print(f"  {'page example':<24}{cost_us(service, _example(), total, batch_commit):8.2f} us/request")
@@ -105,7 +124,7 @@ def _report(label: str, service: MockService, total: int, batch_commit: int) -> 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40_000, help="requests per figure (default 40000)")
-    parser.add_argument("--batch", type=int, default=32, help="requests per SQLite group commit (default 32)")
+    parser.add_argument("--batch", type=int, default=32, help="requests per SQLite queue write (default 32)")
     parser.add_argument("--quick", action="store_true", help="8000 requests per figure")
     parser.add_argument("--no-sqlite", action="store_true", help="only the in-memory store")
     args = parser.parse_args(argv)
@@ -117,8 +136,11 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             store = SqliteStore(str(Path(tmp) / "state.db"), batched=True)
             try:
-                _report(f"SQLite store, batched, commit every {args.batch}", make_service(Settings(), store),
-                        total, args.batch)
+                service = make_service(Settings(), store)
+                _report(f"SQLite store, batched, written every {args.batch}", service, total, args.batch)
+                print(f"  {'fold, page example':<24}{fold_us(service, _example(), total, args.batch):8.2f} us/request"
+                      "  (serving process)")
+                print(f"  {'fold, mix':<24}{fold_us(service, _mixed(), total, args.batch):8.2f} us/request")
             finally:
                 store.close()
     print(f"load average at end {os.getloadavg()[0]:.2f}")

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def make_store(settings: Settings, batched: bool = False) -> Store:
-    """``batched``: SQLite writes are queued for the caller's group commit (``dispatch.Dispatcher``'s)."""
+    """``batched``: SQLite writes are queued for the caller to write once per loop turn (``dispatch.Dispatcher``)."""
     if settings.state_file:
         # Imported only when used: a worker with in-memory state never loads SQLite.
         from engagelab_kit.mock_server.store_sqlite import SqliteStore

@@ -6,9 +6,10 @@ the cheapest way. The few that sleep (latency, faults) run on a small thread
 pool, so a sleeping request blocks nobody; so does the control API (Flask,
 WSGI), which is loaded on its first call.
 
-With a shared SQLite store, writes are queued and committed once per loop
-turn (group commit); the requests of that turn are answered only after the
-commit, so what is acknowledged is stored.
+With a shared SQLite store, writes are queued and written once per loop turn
+(one append to this worker's segment, ``store_segments.py``); the requests of
+that turn are answered only after the write returned, so what is acknowledged
+is stored.
 """
 
 from __future__ import annotations
@@ -66,10 +67,10 @@ class Dispatcher:
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    # -- group commit -------------------------------------------------------------
+    # -- one write per loop turn ----------------------------------------------------
 
     def _after_commit(self, reply: Answer) -> asyncio.Future[Answer]:
-        """``reply``, once the next group commit (after every request of this loop turn) is done."""
+        """``reply``, once the next write of the queue (after every request of this loop turn) is done."""
         loop = asyncio.get_running_loop()
         if not self._waiting:
             loop.call_soon(self._flush)

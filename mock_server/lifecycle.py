@@ -51,11 +51,15 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 class Supervisor:
-    """Forks ``workers`` processes running ``work(index)`` and keeps that many alive until stopped."""
+    """Forks ``workers`` processes running ``work(index)`` and keeps that many alive until stopped;
+    calls ``tick()`` every ``every`` seconds meanwhile (work taken off the workers)."""
 
-    def __init__(self, workers: int, work: Callable[[int], int]) -> None:
+    def __init__(self, workers: int, work: Callable[[int], int], tick: Callable[[], None] | None = None,
+                 every: float = 1.0) -> None:
         self.workers = workers
         self.work = work
+        self.tick = tick
+        self.every = every
         self.pids: dict[int, int] = {}  # pid -> worker index
         self._born: dict[int, float] = {}  # index -> monotonic time of its last start
         self._quick_deaths: dict[int, int] = {}
@@ -105,8 +109,10 @@ class Supervisor:
         self._born[index] = time.monotonic()
 
     def _supervise(self, wake_r: int, wake_w: int) -> int:
+        ticked = time.monotonic()
         while not self._stopping:
-            timeout = max(0.0, min(self._due.values()) - time.monotonic()) if self._due else None
+            wakes = [*self._due.values(), *([ticked + self.every] if self.tick else [])]
+            timeout = max(0.0, min(wakes) - time.monotonic()) if wakes else None
             with contextlib.suppress(InterruptedError):
                 select.select([wake_r], [], [], timeout)
             _drain(wake_r)
@@ -121,6 +127,12 @@ class Supervisor:
                 if due <= now:
                     del self._due[index]
                     self._start(index, (wake_r, wake_w))
+            if self.tick is not None and now >= ticked + self.every:
+                ticked = now
+                try:
+                    self.tick()
+                except Exception:  # the workers serve on; the next tick tries again
+                    _log.exception("the periodic task failed")
         return 0
 
     def _reap(self) -> None:

@@ -4,15 +4,18 @@ The serving process binds the socket itself (without SO_REUSEPORT, so a
 second mock on the same port is refused rather than silently sharing it),
 imports the app, then forks the workers, which inherit both: a worker is
 serving within milliseconds of its fork. Several workers share one SQLite
-store, so the journal, state and faults stay one truth. Workers die with the
-serving process, and a worker that dies alone is replaced without touching
-the others (``lifecycle.py``).
+store, so the journal, state and faults stay one truth; the serving process
+folds the workers' write segments into it every second (``store_segments.py``).
+Workers die with the serving process, and a worker that dies alone is replaced
+without touching the others (``lifecycle.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -21,7 +24,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from engagelab_kit import spec
 from engagelab_kit.mock_server.exceptions import ConfigError
@@ -29,10 +32,14 @@ from engagelab_kit.mock_server.settings import ACTIVE, ServeOptions, Settings
 
 if TYPE_CHECKING:
     from engagelab_kit.mock_server.h1 import Server
+    from engagelab_kit.mock_server.store_sqlite import SqliteStore
 
 _SPEC = spec.load()
 BACKLOG = 2048
 STOP_GRACE_S = 3.0
+# Under load the journal turns over within a second or two: folding about that often writes only
+# the rows it keeps (store_segments.read), and a read folds whatever is newer itself.
+FOLD_EVERY_S = 1.0
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -101,6 +108,7 @@ def run_worker(sock: socket.socket, settings: Settings, options: ServeOptions, p
     finally:
         dispatcher.shutdown()
         loop.close()
+        dispatcher.service.store.close()  # SQLite: what this worker wrote, folded; its segment gone
     return 0
 
 
@@ -124,13 +132,14 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
     sock = listen(options.host, options.port)
     port = sock.getsockname()[1]
     scratch = None
+    state: SqliteStore | None = None
     try:
         if options.workers > 1 and not settings.state_file:
             # Several processes need one store; it lives only as long as this server.
             scratch = tempfile.mkdtemp(prefix="engagelab-mock-")
             settings = replace(settings, state_file=str(Path(scratch) / "state.db"))
         if settings.state_file:
-            _prepare_state(settings)
+            state = _prepare_state(settings)
         # Imported before the fork, so each worker starts with the app already loaded.
 
         host = f"[{options.host}]" if ":" in options.host else options.host
@@ -141,14 +150,63 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         from engagelab_kit.mock_server.lifecycle import Supervisor
 
         parent = os.getpid()
-        return Supervisor(options.workers, lambda index: run_worker(sock, settings, options, parent)).run()
+        fold = _FoldAside(state, parent) if state is not None else None
+        return Supervisor(options.workers, lambda index: run_worker(sock, settings, options, parent), fold,
+                          FOLD_EVERY_S).run()
     finally:
         sock.close()
+        if state is not None:
+            state.close()
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _prepare_state(settings: Settings) -> None:
+class _FoldAside:
+    """Every tick: fold the workers' segments into the shared state in a short-lived child at a low
+    priority, off the workers' event loops and behind them for CPU, so a fold does not stretch
+    their latency. At most one at a time (a second finds the folding lock held and leaves); none
+    while the segments stay as they were, so an idle server does not fork every second."""
+
+    def __init__(self, state: SqliteStore, parent: int) -> None:
+        self.state = state
+        self.parent = parent
+        self._seen: list[tuple[str, int]] = []
+        self._again = False
+
+    def __call__(self) -> None:
+        from engagelab_kit.mock_server.store_segments import sizes
+
+        seen = sizes(self.state.path)
+        changed = seen != self._seen
+        # Once more after a change: the fold then may have found the previous one still at work.
+        if not (changed or self._again):
+            return
+        self._seen, self._again = seen, changed
+        if os.fork() == 0:
+            self._fold()
+
+    def _fold(self) -> NoReturn:
+        from engagelab_kit.mock_server.lifecycle import die_with_parent
+
+        code = 1
+        try:
+            die_with_parent(self.parent)
+            folding = os.open(f"{self.state.path}.folding", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(folding, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os._exit(0)
+            os.nice(10)
+            self.state.fold()
+            code = 0
+        except BaseException:
+            logging.getLogger("engagelab_mock").exception("folding the workers' segments failed")
+        finally:
+            os._exit(code)
+
+
+def _prepare_state(settings: Settings) -> SqliteStore:
+    """The state, opened (which folds what a killed run left in its segments) and kept open."""
     import sqlite3
 
     from engagelab_kit.mock_server.store_sqlite import SqliteStore
@@ -158,4 +216,4 @@ def _prepare_state(settings: Settings) -> None:
     except sqlite3.Error as exc:
         raise ConfigError("--state", settings.state_file or "", f"cannot use as SQLite state: {exc}") from None
     store.remove_faults()  # faults steer one run; they do not outlive a restart
-    store.close()
+    return store

@@ -1,60 +1,40 @@
-"""The shared store: one SQLite file in WAL mode, one connection per thread.
+"""The shared store: one SQLite file in WAL mode, one connection per thread (``sqlite_state.py``).
 
 Every worker process opens the same file, so a fault set through one worker
 fires on the next request whichever worker takes it, and the journal shows
-every worker's requests. A write is committed before its response is sent:
-what was acknowledged with code 0 survives a restart.
+every worker's requests. A write is in the kernel's hands before its response
+is sent: what was acknowledged with code 0 survives a SIGKILL and a restart.
 
 Batched (``batched=True``, what the served mock uses): contact merges and
-journal entries are queued, and ``flush()`` commits the queue in one
-transaction. The RSGI adapter calls it once per event-loop turn and answers
-the requests of that turn only after it returns (group commit), so workers
-take the database's write lock once per batch instead of twice per request.
-Every read that could see queued rows flushes first.
+journal entries are queued, and ``flush()`` appends the queue to this
+process's own segment file with one write, taking no lock
+(``store_segments.py``). The dispatcher calls it once per event-loop turn and
+answers the requests of that turn only after it returns. Workers never wait
+for each other there: on the serving path that state is only written. Every
+read of it (the control API, register, seed, reset, a start) first folds
+every worker's segment into the tables under the writers' lock, so each
+worker's acknowledged writes are seen whichever worker is asked; the serving
+process folds every second as well. Faults and known euids (strict mode's
+lookup) are read on the serving path, so they are written to the tables at
+once. Unbatched (in process), a write folds and then writes the tables.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import mmap
 import os
 import sqlite3
-import struct
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from engagelab_kit.mock_server.store import FIRST_EUID, Fault, JournalEntry, bounded, compact, expand
+from engagelab_kit.mock_server.sqlite_state import FAULT_COUNT, SqliteState, forks
+from engagelab_kit.mock_server.store import Fault, JournalEntry, bounded, compact, expand
+from engagelab_kit.mock_server.store_segments import SEGMENT_LIMIT, Segment, entry_line, merge_lines
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS contacts (
-    project TEXT NOT NULL, euid INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (project, euid, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS users (
-    project TEXT NOT NULL, euid INTEGER NOT NULL, PRIMARY KEY (project, euid)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS identities (
-    euid INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, name TEXT NOT NULL,
-    value TEXT NOT NULL, UNIQUE (project, name, value));
-CREATE TABLE IF NOT EXISTS known_euids (euid INTEGER PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS journal (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, euid INTEGER, code INTEGER, entry TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS faults (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, times INTEGER, data TEXT NOT NULL);
-"""
-
-_TRIM_EVERY = 256
-_COUNT = struct.Struct("<Q")
-
-
-# Whichever process forked last: a connection, descriptor or mapping made before a fork is the
-# parent's. Counted at fork time, where asking os.getpid() on every use costs a system call.
-_forks = [0]
-os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+_GIVEN_UP_LIMIT = 16
 
 
 def _entry_json(entry: JournalEntry) -> str:
@@ -72,117 +52,62 @@ def _entry_from(text: str) -> dict[str, Any]:
     return expand(data) if isinstance(data, list) else data
 
 
-class SqliteStore:
+class SqliteStore(SqliteState):
     def __init__(self, path: str, journal_size: int = 10_000, known_euids: tuple[int, ...] = (),
                  batched: bool = False) -> None:
-        self.path = path
+        super().__init__(path, journal_size)
         self.batched = batched
-        self._journal_size = journal_size
         self._configured_euids = known_euids
-        self._local = threading.local()
-        _make_private(path)
         self._queue_lock = threading.Lock()
         self._merges: list[tuple[str, int, dict[str, str]]] = []
         self._entries: list[JournalEntry] = []
-        self._journaled = 0
-        self._armed: tuple[int, mmap.mmap] | None = None  # (fork count, the shared fault count)
-        self._db.executescript(_SCHEMA)
-        with self._transaction() as db:
+        self._given_up: list[str] = []  # this process's full segments, perhaps not yet folded
+        with self._transaction() as db:  # folds what a killed run left in its segments
             self._seed_sequence(db)
             db.executemany("INSERT OR IGNORE INTO known_euids VALUES (?)", [(e,) for e in known_euids])
             self._count_faults(db)
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        # A connection must not cross a fork: a worker opens its own.
-        if db is None or self._local.forks != _forks[0]:
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            # No fsync: a write handed to the kernel survives the process being killed (what the state
-            # file promises), and fsyncs at checkpoints cost the workers p99 6-7 ms instead of 2.
-            db.execute("PRAGMA synchronous=OFF")
-            self._local.db = db
-            self._local.forks = _forks[0]
-            self._local.writer = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        return db
-
-    def _fault_count(self) -> mmap.mmap:
-        """The number of armed faults, shared by every process through the lock file's first 8 bytes:
-        asking it costs a memory read, where asking the database costs a query per request."""
-        if self._armed is None or self._armed[0] != _forks[0]:
-            fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                if os.fstat(fd).st_size < _COUNT.size:
-                    os.ftruncate(fd, _COUNT.size)
-                self._armed = (_forks[0], mmap.mmap(fd, _COUNT.size))
-            finally:
-                os.close(fd)
-        return self._armed[1]
-
-    def _count_faults(self, db: sqlite3.Connection) -> None:
-        # Inside the writer's transaction: the count changes with the table, under the same lock.
-        _COUNT.pack_into(self._fault_count(), 0, db.execute("SELECT count(*) FROM faults").fetchone()[0])
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._db
-        # Writers queue on a file lock first: the kernel wakes the next one the moment the lock is
-        # free, where SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries (and that
-        # sleep would stall a worker's whole event loop). One descriptor per thread, as flock
-        # locks belong to the open file, not the thread.
-        fcntl.flock(self._local.writer, fcntl.LOCK_EX)
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            fcntl.flock(self._local.writer, fcntl.LOCK_UN)
-
-    @staticmethod
-    def _seed_sequence(db: sqlite3.Connection) -> None:
-        # Registered euids start where the in-memory store's do.
-        if db.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'identities'").fetchone() is None:
-            db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('identities', ?)", (FIRST_EUID - 1,))
 
     @property
     def pending(self) -> bool:
         return bool(self._entries or self._merges)
 
     def flush(self) -> None:
-        """Commit every queued merge and journal entry in one transaction."""
+        """Store every queued merge and journal entry: batched, one append to this process's
+        segment; otherwise one transaction. Either way in the kernel's hands when it returns."""
         with self._queue_lock:
             if not (self._entries or self._merges):
                 return
             merges, self._merges = self._merges, []
             entries, self._entries = self._entries, []
-            # Rows are made before the writers' lock is taken: the other workers wait only for the writes.
-            users: dict[tuple[str, int], dict[str, str]] = {}
-            for p, e, c in merges:
-                # One user written several times in the batch (a client repeating itself) is
-                # written once, with its merges applied in order.
-                merged = users.get((p, e))
-                users[p, e] = c if merged is None else {**merged, **c}
-            contacts = [(p, e, name, value) for (p, e), c in users.items() for name, value in c.items()]
+            if self.batched and self._segmented:
+                segment = self._segment()
+                segment.append(b"".join([*merge_lines(merges), *map(entry_line, entries)]))
+                if segment.size >= SEGMENT_LIMIT:
+                    self._rotate(segment)
+                return
+            # Rows are made before the writers' lock is taken: the others wait only for the writes.
             rows = [(e.euid, e.code, _entry_json(e)) for e in entries]
             with self._transaction() as db:
-                if users:
-                    db.executemany("INSERT OR IGNORE INTO users VALUES (?, ?)", users)
-                    db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)", contacts)
-                if rows:
-                    self._insert_entries(db, rows)
+                self._apply(db, merges, rows)
 
-    def _insert_entries(self, db: sqlite3.Connection, rows: list[tuple[int | None, int | None, str]]) -> None:
-        cursor = db.executemany("INSERT INTO journal (euid, code, entry) VALUES (?, ?, ?)", rows)
-        before, self._journaled = self._journaled, self._journaled + len(rows)
-        # Trimming now and then keeps the table bounded at O(1) amortised cost per request.
-        if before // _TRIM_EVERY != self._journaled // _TRIM_EVERY and cursor.lastrowid is not None:
-            last = db.execute("SELECT max(id) FROM journal").fetchone()[0] or 0
-            db.execute("DELETE FROM journal WHERE id <= ?", (last - self._journal_size,))
+    def _segment(self) -> Segment:
+        made = self._segment_of
+        if made is not None and made[0] == forks[0] and not made[1].closed:
+            return made[1]
+        if made is not None and made[0] != forks[0] and not made[1].closed:
+            os.close(made[1].fd)  # the parent's, inherited: its lock must live only as long as the parent
+        segment = Segment(self.path)
+        self._segment_of = (forks[0], segment)
+        return segment
+
+    def _rotate(self, segment: Segment) -> None:
+        """Bounded disk: the segment is given up, for the next fold to take whole and remove."""
+        segment.close()
+        self._given_up = [p for p in self._given_up if os.path.exists(p)] + [segment.path]
+        if len(self._given_up) > _GIVEN_UP_LIMIT:
+            # Nobody folds them (no serving process folding, nor reads): this process does.
+            self._fold_segments()
+            self._given_up = []
 
     def reset(self) -> None:
         self.flush()
@@ -200,8 +125,13 @@ class SqliteStore:
         if not self.batched:
             self.flush()
 
-    def contacts(self, project: str, euid: int) -> dict[str, str] | None:
+    def fold(self) -> None:
+        """This process's queue, then every segment, into the tables: what a read must see."""
         self.flush()
+        self._fold_segments()
+
+    def contacts(self, project: str, euid: int) -> dict[str, str] | None:
+        self.fold()
         db = self._db
         if db.execute("SELECT 1 FROM users WHERE project = ? AND euid = ?", (project, euid)).fetchone() is None:
             return None
@@ -239,7 +169,7 @@ class SqliteStore:
         return self._db.execute("SELECT 1 FROM known_euids WHERE euid = ?", (euid,)).fetchone() is not None
 
     def add_known_euids(self, euids: list[int]) -> None:
-        with self._transaction() as db:
+        with self._transaction(fold=False) as db:
             db.executemany("INSERT OR IGNORE INTO known_euids VALUES (?)", [(e,) for e in euids])
 
     def record(self, entry: JournalEntry) -> None:
@@ -249,7 +179,7 @@ class SqliteStore:
             self.flush()
 
     def journal(self, euid: int | None = None, code: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        self.flush()
+        self.fold()
         rows = self._db.execute(
             "SELECT id, entry FROM (SELECT id, entry FROM journal"
             " WHERE (?1 IS NULL OR euid = ?1) AND (?2 IS NULL OR code = ?2)"
@@ -261,11 +191,13 @@ class SqliteStore:
 
     def clear_journal(self) -> None:
         self.flush()
-        self._db.execute("DELETE FROM journal")
+        with self._transaction() as db:  # folded first: no entry acknowledged before comes back after
+            db.execute("DELETE FROM journal")
 
     def add_fault(self, fault: Fault) -> Fault:
         data = json.dumps({k: v for k, v in fault.to_json().items() if k not in ("id", "times")})
-        with self._transaction() as db:
+        # Faults, known euids: never in a segment, so no fold (take_fault runs on every faulted request).
+        with self._transaction(fold=False) as db:
             cursor = db.execute("INSERT INTO faults (times, data) VALUES (?, ?)", (fault.times, data))
             self._count_faults(db)
         return replace(fault, id=cursor.lastrowid or 0)
@@ -274,7 +206,7 @@ class SqliteStore:
         return _faults(self._db)
 
     def remove_faults(self, fault_id: int | None = None) -> int:
-        with self._transaction() as db:
+        with self._transaction(fold=False) as db:
             if fault_id is None:
                 removed: int = db.execute("DELETE FROM faults").rowcount
             else:
@@ -283,11 +215,11 @@ class SqliteStore:
         return removed
 
     def has_faults(self) -> bool:
-        armed: int = _COUNT.unpack_from(self._fault_count())[0]
+        armed: int = FAULT_COUNT.unpack_from(self._fault_count())[0]
         return armed > 0
 
     def take_fault(self, method: str, path: str, euid: int | None) -> Fault | None:
-        with self._transaction() as db:
+        with self._transaction(fold=False) as db:
             taken = next((f for f in _faults(db) if f.matches(method, path, euid)), None)
             if taken is not None and taken.times is not None and taken.times <= 1:
                 db.execute("DELETE FROM faults WHERE id = ?", (taken.id,))
@@ -297,25 +229,17 @@ class SqliteStore:
             return taken
 
     def close(self) -> None:
+        """Everything queued and every segment folded; this process's segment removed."""
         self.flush()
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
+        made, self._segment_of = self._segment_of, None
+        if made is not None and made[0] == forks[0]:
+            made[1].close()  # given up, so the fold below takes it whole and removes it
+        self._fold_segments()
+        connection = getattr(self._local, "db", None)
+        if connection is not None:
+            connection.close()
             os.close(self._local.writer)
             self._local.db = None
-
-
-def _make_private(path: str) -> None:
-    """Create the state file readable by its owner only (it holds users' contacts and the journal).
-
-    SQLite gives the -wal and -shm files the database file's permissions, so they follow.
-    """
-    if path == ":memory:" or path.startswith("file:"):
-        return
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-    if os.stat(path).st_mode & 0o077:
-        os.chmod(path, 0o600)
-
 
 def _faults(db: sqlite3.Connection) -> list[Fault]:
     rows = db.execute("SELECT id, times, data FROM faults ORDER BY id").fetchall()

@@ -1,0 +1,281 @@
+"""The workers' write segments (store_segments.py): several processes append without a lock, a
+reader folds them into the shared SQLite state; nothing acknowledged is lost or comes back."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import requests
+
+from engagelab_kit.mock_server import store_segments, store_sqlite
+from engagelab_kit.mock_server.store import JournalEntry
+from engagelab_kit.mock_server.store_segments import entry_line
+from engagelab_kit.mock_server.store_sqlite import SqliteStore
+from tests.cases import CONTACT, JSON_HEADERS
+from tests.conftest import Served
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def entry(n: float, euid: int | None = None) -> JournalEntry:
+    return JournalEntry(time=1e9 + n, method="POST", path=f"/{n:g}", query="", headers={"authorization": "Basic x"},
+                        body=b"{}", body_bytes=2, euid=euid, project=None, code=0, status=200, duration_ms=0.5)
+
+
+def segments(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(path.name + "-seg-*"))
+
+
+class Child:
+    """A forked process with its own batched store, doing what it is told, one step at a time: a
+    worker of its own. Each step returns once the child's flush returned (acknowledged)."""
+
+    _ours: ClassVar[set[int]] = set()  # the parent's ends of every child's pipes: no other child may hold them
+
+    def __init__(self, path: Path) -> None:
+        self._orders_r, self._orders_w = os.pipe()
+        self._done_r, self._done_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child's coverage is not collected
+            try:
+                for fd in (*Child._ours, self._orders_w, self._done_r):
+                    os.close(fd)
+                self._serve(str(path))
+            finally:
+                os._exit(0)
+        os.close(self._orders_r)
+        os.close(self._done_w)
+        Child._ours |= {self._orders_w, self._done_r}
+
+    def _serve(self, path: str) -> None:
+        store = SqliteStore(path, batched=True)
+        with os.fdopen(self._orders_r, "rb") as orders:
+            for line in orders:
+                kind, *args = json.loads(line)
+                if kind == "merge":
+                    store.merge_contacts("p", args[0], args[1])
+                elif kind == "record":
+                    store.record(entry(args[0], args[1]))
+                elif kind == "close":
+                    store.close()
+                store.flush()
+                os.write(self._done_w, b".")
+
+    def do(self, kind: str, *args: object) -> None:
+        os.write(self._orders_w, json.dumps([kind, *args]).encode() + b"\n")
+        assert os.read(self._done_r, 1) == b"."
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+        self._reap()
+
+    def stop(self) -> None:
+        """A clean end: the child's store closed (its segment folded and removed)."""
+        self.do("close")
+        os.close(self._orders_w)
+        deadline = time.monotonic() + 10
+        while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+            time.sleep(0.01)
+        self._reap()
+
+    def _reap(self) -> None:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        for fd in (self._orders_w, self._done_r):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            Child._ours.discard(fd)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state.db"
+
+
+@pytest.fixture
+def children(state: Path) -> Iterator[Callable[[], Child]]:
+    made: list[Child] = []
+
+    def make() -> Child:
+        made.append(Child(state))
+        return made[-1]
+
+    yield make
+    for child in made:
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
+
+
+def test_a_reader_sees_every_process_writes_in_time_order(state: Path, children: Callable[[], Child]) -> None:
+    a, b = children(), children()
+    for n in range(6):
+        (a if n % 2 == 0 else b).do("record", n, 7)
+    # A later merge wins whichever process wrote either, and whichever segment sorts first.
+    a.do("merge", 1, {"email": "a1"})
+    b.do("merge", 1, {"email": "b2", "mobile_phone": "b2"})
+    a.do("merge", 1, {"email": "a3"})
+    b.do("merge", 2, {"email": "b1"})
+    a.do("merge", 2, {"email": "a2"})
+    b.do("merge", 2, {"email": "b3"})
+    reader = SqliteStore(str(state))
+    assert [e["path"] for e in reader.journal()] == ["/0", "/1", "/2", "/3", "/4", "/5"]
+    assert reader.contacts("p", 1) == {"email": "a3", "mobile_phone": "b2"}
+    assert reader.contacts("p", 2) == {"email": "b3"}
+    assert len(segments(state)) == 2  # both owners alive: their segments stay
+    b.do("record", 6, 7)  # written after the fold: picked up by the next, once
+    assert [e["path"] for e in reader.journal(limit=3)] == ["/4", "/5", "/6"]
+    assert len(reader.journal()) == 7
+    a.stop()
+    b.stop()
+    reader.close()
+
+
+def test_a_partly_written_line_waits_until_it_is_whole(state: Path) -> None:
+    writer, reader = SqliteStore(str(state), batched=True), SqliteStore(str(state))
+    writer.record(entry(1))
+    writer.flush()
+    segment = writer._segment_of[1] if writer._segment_of else None
+    assert segment is not None
+    line = entry_line(entry(2))
+    os.write(segment.fd, line[:40])  # a batch caught half-way through its write
+    assert [e["path"] for e in reader.journal()] == ["/1"]
+    os.write(segment.fd, line[40:])
+    assert [e["path"] for e in reader.journal()] == ["/1", "/2"]
+    assert [e["path"] for e in reader.journal()] == ["/1", "/2"]  # and only once
+    writer.close()
+    reader.close()
+
+
+@pytest.mark.parametrize("then", ["read", "restart"])
+def test_a_killed_owner_loses_nothing_acknowledged(state: Path, children: Callable[[], Child], then: str) -> None:
+    SqliteStore(str(state)).close()
+    child = children()
+    for n in range(50):
+        child.do("merge", n, {"email": f"e{n}"})
+        child.do("record", n, n)
+    child.kill()
+    assert len(segments(state)) == 1
+    if then == "read":
+        reader = SqliteStore(str(state))
+        assert len(reader.journal(limit=1000)) == 50
+    else:
+        SqliteStore(str(state)).close()  # a start folds what the killed run left
+    with sqlite3.connect(state) as db:
+        kept = dict(db.execute("SELECT euid, value FROM contacts").fetchall())
+        assert db.execute("SELECT count(*) FROM journal").fetchone()[0] == 50
+        assert db.execute("SELECT count(*) FROM segments").fetchone()[0] == 0
+    assert kept == {n: f"e{n}" for n in range(50)}
+    assert segments(state) == []  # folded whole, then removed
+
+
+def test_full_segments_are_given_up_and_nothing_is_lost(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_sqlite, "SEGMENT_LIMIT", 4096)
+    monkeypatch.setattr(store_sqlite, "_GIVEN_UP_LIMIT", 3)
+    writer = SqliteStore(str(state), journal_size=10_000, batched=True)
+    largest = 0
+    for n in range(2000):
+        writer.merge_contacts("p", n, {"email": f"e{n}"})
+        writer.record(entry(n, n))
+        if n % 8 == 7:
+            writer.flush()
+            largest = max(largest, *(p.stat().st_size for p in segments(state)))
+            # Nobody else folds here: the writer does once it has given up more than 3.
+            assert len(segments(state)) <= 5
+    writer.flush()
+    assert largest < 4096 + 8 * 600  # the limit and at most one batch
+    reader = SqliteStore(str(state))
+    assert len(reader.journal(limit=5000)) == 2000
+    assert all(reader.contacts("p", n) == {"email": f"e{n}"} for n in range(0, 2000, 37))
+    writer.close()
+    assert segments(state) == []
+    reader.close()
+
+
+def test_a_write_that_fails_part_way_gives_its_segment_up(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk cuts a batch short: that batch is not acknowledged (flush raises), its partial
+    line is never glued to a later one, and the next batch goes to a new segment."""
+    writer, reader = SqliteStore(str(state), batched=True), SqliteStore(str(state))
+    writer.record(entry(1))
+    writer.flush()
+    real_write = os.write
+
+    def half(fd: int, data: bytes) -> int:
+        real_write(fd, bytes(data[:len(data) * 3 // 4]))  # the first line and half the second
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_segments.os, "write", half)
+    writer.record(entry(2))
+    writer.record(entry(3))
+    with pytest.raises(OSError):
+        writer.flush()
+    monkeypatch.undo()
+    writer.record(entry(4))
+    writer.flush()
+    paths = [e["path"] for e in reader.journal()]
+    assert paths[0] == "/1" and paths[-1] == "/4" and set(paths) <= {"/1", "/2", "/4"}
+    assert len(segments(state)) == 1  # the given-up one folded and removed
+    writer.close()
+    reader.close()
+
+
+def test_clear_and_reset_bring_nothing_back(state: Path, children: Callable[[], Child]) -> None:
+    reader = SqliteStore(str(state), journal_size=100, known_euids=(5,))
+    child = children()
+    child.do("record", 1, 1)
+    reader.clear_journal()  # folds first, so the entry is not waiting in a segment to come back
+    assert reader.journal() == []
+    child.do("record", 2, 1)
+    child.do("merge", 1, {"email": "before"})
+    reader.reset()  # the same
+    assert reader.journal() == [] and reader.contacts("p", 1) is None
+    assert reader.journal() == [] and reader.contacts("p", 1) is None
+    child.do("merge", 1, {"mobile_phone": "after"})
+    assert reader.contacts("p", 1) == {"mobile_phone": "after"}
+    child.stop()
+    reader.close()
+
+
+def test_a_segment_being_made_is_not_taken_for_a_dead_one(state: Path) -> None:
+    """A leftover unnamed segment (owner killed between making and naming it) is removed only
+    when it is old; a new one is left alone."""
+    SqliteStore(str(state)).close()
+    young, old = Path(f"{state}-new-1-aa"), Path(f"{state}-new-2-bb")
+    young.touch()
+    old.touch()
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    SqliteStore(str(state)).close()
+    assert young.exists() and not old.exists()
+
+
+@pytest.mark.served
+def test_served_workers_fold_without_being_asked(state: Path) -> None:
+    """The serving process folds the workers' segments every second: the state file holds every
+    acknowledged write without a read through the control API."""
+    server = Served("--state", str(state), "--workers", "2")
+    try:
+        for i in range(20):
+            with requests.Session() as fresh:
+                body = json.dumps({"euid": 700 + i, "contacts": {"email": f"e{i}"}})
+                assert fresh.post(server.url + CONTACT, data=body, headers=JSON_HEADERS, timeout=10).json()["code"] == 0
+        deadline = time.monotonic() + 10
+        while True:
+            with sqlite3.connect(state) as db:
+                kept = dict(db.execute("SELECT euid, value FROM contacts WHERE euid >= 700").fetchall())
+            if len(kept) == 20 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert kept == {700 + i: f"e{i}" for i in range(20)}
+    finally:
+        assert server.stop() == 0
+    assert segments(state) == []  # each worker's, folded and removed on stop
