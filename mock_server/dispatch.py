@@ -7,9 +7,9 @@ pool, so a sleeping request blocks nobody; so does the control API (Flask,
 WSGI), which is loaded on its first call.
 
 With a shared SQLite store, writes are queued and written once per loop turn
-(one append to this worker's segment, ``store_segments.py``); the requests of
-that turn are answered only after the write returned, so what is acknowledged
-is stored.
+(one append to this worker's segment, ``store_segments.py``) by ``commit``,
+which ``h1.Server`` runs after the turn's requests and before their answers
+leave: what is acknowledged is stored.
 """
 
 from __future__ import annotations
@@ -45,52 +45,30 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mock-slow")
         store = service.store
         self._batched: SqliteStore | None = store if getattr(store, "batched", False) else None  # type: ignore[assignment]
-        self._waiting: list[tuple[asyncio.Future[Answer], Answer]] = []
+        # For h1.Server: with a batched store, answers wait for this, once per loop turn.
+        self.commit: Callable[[], Answer | None] | None = self._commit if self._batched is not None else None
 
     def __call__(self, request: HttpRequest, conn: Connection) -> Reply:
         if self._control_on and is_control(request.path):
             environ = _environ(request, conn)
             return asyncio.get_running_loop().run_in_executor(self._pool, self._call_control, environ)
         if self._always_slow or self.service.store.has_faults():
-            return asyncio.ensure_future(self._slow(request))
-        reply = answer(self.service, request)
-        if self._batched is not None and self._batched.pending:
-            return self._after_commit(reply)
-        return reply
-
-    async def _slow(self, request: HttpRequest) -> Answer:
-        reply = await asyncio.get_running_loop().run_in_executor(self._pool, answer, self.service, request)
-        if self._batched is not None and self._batched.pending:
-            return await self._after_commit(reply)
-        return reply
+            return asyncio.get_running_loop().run_in_executor(self._pool, answer, self.service, request)
+        return answer(self.service, request)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    # -- one write per loop turn ----------------------------------------------------
-
-    def _after_commit(self, reply: Answer) -> asyncio.Future[Answer]:
-        """``reply``, once the next write of the queue (after every request of this loop turn) is done."""
-        loop = asyncio.get_running_loop()
-        if not self._waiting:
-            loop.call_soon(self._flush)
-        done: asyncio.Future[Answer] = loop.create_future()
-        self._waiting.append((done, reply))
-        return done
-
-    def _flush(self) -> None:
-        waiting, self._waiting = self._waiting, []
+    def _commit(self) -> Answer | None:
+        """Write what this loop turn's requests queued (one append to this worker's segment); the
+        answer to send instead of theirs if that failed."""
         assert self._batched is not None
         try:
             self._batched.flush()
         except Exception:
             _log.exception("could not commit the state")
-            failed = error_answer(500, -1, "the mock could not store the state")
-            for done, _ in waiting:
-                done.set_result(failed)
-        else:
-            for done, reply in waiting:
-                done.set_result(reply)
+            return error_answer(500, -1, "the mock could not store the state")
+        return None
 
     # -- the control API ------------------------------------------------------------
 

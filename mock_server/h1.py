@@ -53,19 +53,25 @@ class _Stop(Exception):
 
 
 class _Slot:
-    __slots__ = ("answer", "head", "keep_alive")
+    __slots__ = ("answer", "head", "held", "keep_alive")
 
     def __init__(self, answer: Answer | None, keep_alive: bool, head: bool = False) -> None:
         self.answer = answer
         self.keep_alive = keep_alive
         self.head = head  # an answer to HEAD: its headers only
+        self.held = False  # answered, but not to leave before the next commit
 
 
 class Server:
     """What every connection of one worker shares: the handler, the limits, the clock for timeouts."""
 
-    def __init__(self, handler: Handler, max_body: int, body_timeout: float) -> None:
+    def __init__(self, handler: Handler, max_body: int, body_timeout: float,
+                 commit: Callable[[], Answer | None] | None = None) -> None:
         self.handler = handler
+        # Group commit: when set, answers are held until it has run, once per loop turn after the
+        # turn's requests; it returns None, or the answer to send instead of every held one.
+        self.commit = commit
+        self._held: list[Connection] = []
         self.max_body = max_body
         self.body_timeout = body_timeout
         self.live: set[Connection] = set()
@@ -82,6 +88,18 @@ class Server:
             asyncio.get_running_loop().call_later(self.body_timeout / _SWEEPS_PER_TIMEOUT, self._sweep)
             self._tick()
         return Connection(self)
+
+    def hold(self, conn: Connection) -> None:
+        if not self._held:
+            asyncio.get_running_loop().call_soon(self._release)
+        self._held.append(conn)
+
+    def _release(self) -> None:
+        held, self._held = self._held, []
+        assert self.commit is not None
+        failed = self.commit()
+        for conn in held:
+            conn.release(failed)
 
     def _tick(self) -> None:
         # A timer at each second's turn: an answer reads an attribute instead of the clock.
@@ -126,6 +144,7 @@ class Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._fresh: bytes | None = None  # this read, when it began at a message boundary
+        self._holding = False  # answers held for the server's next commit
         self.parser = httptools.HttpRequestParser(self)
 
     # -- asyncio -----------------------------------------------------------------
@@ -306,26 +325,44 @@ class Connection(asyncio.Protocol):
     def _finish(self, request: HttpRequest, keep_alive: bool) -> None:
         reply = self.server.handler(request, self)
         head = request.method == "HEAD"
-        if type(reply) is Answer and not self._queue:
+        if type(reply) is Answer and not self._queue and self.server.commit is None:
             self._write(reply, keep_alive, head)  # the fast path: nothing owed before it
             return
         slot = _Slot(None, keep_alive, head)
         self._queue.append(slot)
         if isinstance(reply, Answer):
-            slot.answer = reply
+            self._answered(slot, reply)
         else:
             reply.add_done_callback(lambda done: self._settled(slot, done))
-            if len(self._queue) >= MAX_QUEUED:
-                self._pause_reading()
+        if len(self._queue) >= MAX_QUEUED:
+            self._pause_reading()
         self._flush()
 
     def _settled(self, slot: _Slot, done: asyncio.Future[Answer]) -> None:
         if done.cancelled():
-            slot.answer = error_answer(500, -1, "the mock stopped before answering", close=True)
+            self._answered(slot, error_answer(500, -1, "the mock stopped before answering", close=True))
         elif done.exception() is not None:
-            slot.answer = error_answer(500, -1, "unexpected error in the mock", close=True)
+            self._answered(slot, error_answer(500, -1, "unexpected error in the mock", close=True))
         else:
-            slot.answer = done.result()
+            self._answered(slot, done.result())
+        self._flush()
+
+    def _answered(self, slot: _Slot, answer: Answer) -> None:
+        slot.answer = answer
+        if self.server.commit is not None:
+            slot.held = True
+            if not self._holding:
+                self._holding = True
+                self.server.hold(self)
+
+    def release(self, failed: Answer | None) -> None:
+        """The server's commit has run: held answers leave (``failed`` instead, if it failed)."""
+        self._holding = False
+        for slot in self._queue:
+            if slot.held:
+                slot.held = False
+                if failed is not None:
+                    slot.answer = failed
         self._flush()
 
     def _refuse(self, answer: Answer) -> None:
@@ -338,7 +375,7 @@ class Connection(asyncio.Protocol):
 
     def _flush(self) -> None:
         queue = self._queue
-        while queue and queue[0].answer is not None:
+        while queue and queue[0].answer is not None and not queue[0].held:
             slot = queue.popleft()
             assert slot.answer is not None
             self._write(slot.answer, slot.keep_alive, slot.head)

@@ -1,9 +1,9 @@
-"""Serve the mock: one listening socket, forked workers, each an event loop on the ``h1`` protocol.
+"""Serve the mock: a listening socket per worker, forked workers, each an event loop on ``h1``.
 
-The serving process binds the socket itself (without SO_REUSEPORT, so a
-second mock on the same port is refused rather than silently sharing it),
-imports the app, then forks the workers, which inherit both: a worker is
-serving within milliseconds of its fork. Several workers share one SQLite
+The serving process binds the sockets itself (first one without SO_REUSEPORT,
+so a second mock on the same port is refused rather than silently sharing
+it; see ``listen_each``), imports the app, then forks the workers, which
+inherit them: a worker is serving within milliseconds of its fork. Several workers share one SQLite
 store, so the journal, state and faults stay one truth; the serving process
 folds the workers' write segments into it every second (``store_segments.py``).
 Workers die with the serving process, and a worker that dies alone is replaced
@@ -42,12 +42,15 @@ STOP_GRACE_S = 3.0
 FOLD_EVERY_S = 1.0
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The listening socket (``port`` 0: a free one), or ConfigError if the address cannot be held."""
+def listen(host: str, port: int, shared: bool = False) -> socket.socket:
+    """The listening socket (``port`` 0: a free one), or ConfigError if the address cannot be held.
+    ``shared``: one of several on the port (SO_REUSEPORT), see ``listen_each``."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(BACKLOG)
     except OSError as exc:
@@ -55,6 +58,30 @@ def listen(host: str, port: int) -> socket.socket:
         raise ConfigError("--port", f"{host}:{port}", f"cannot listen: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
     return sock
+
+
+def listen_each(host: str, port: int, workers: int) -> list[socket.socket]:
+    """One listening socket per worker on the same port, or ConfigError if the port is held.
+
+    Why one each: workers sharing one socket race for new connections, and one worker's loop can
+    accept a whole burst (all 32 of a load generator's connections went to one of two workers);
+    with SO_REUSEPORT the kernel spreads connections over the sockets. A socket without it is
+    bound first, so a port another process holds, even with SO_REUSEPORT itself, is refused
+    rather than silently shared."""
+    first = listen(host, port)
+    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
+        return [first]
+    port = first.getsockname()[1]
+    first.close()
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(workers):
+            socks.append(listen(host, port, shared=True))
+    except ConfigError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 def claim_port(host: str, port: int) -> int:
@@ -90,7 +117,7 @@ def run_worker(sock: socket.socket, settings: Settings, options: ServeOptions, p
     loop = _new_loop()
     asyncio.set_event_loop(loop)
     dispatcher = serving_handler(settings, options.threads)
-    server = Server(dispatcher, settings.max_body_bytes, options.body_timeout)
+    server = Server(dispatcher, settings.max_body_bytes, options.body_timeout, dispatcher.commit)
     listening = loop.run_until_complete(loop.create_server(server.connection, sock=sock, backlog=BACKLOG))
     stopping: asyncio.Future[None] = loop.create_future()
 
@@ -129,8 +156,9 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 
 def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -> int:
-    sock = listen(options.host, options.port)
-    port = sock.getsockname()[1]
+    # Windows runs one worker in this process (no fork): one socket.
+    socks = listen_each(options.host, options.port, options.workers if hasattr(os, "fork") else 1)
+    port = socks[0].getsockname()[1]
     scratch = None
     state: SqliteStore | None = None
     try:
@@ -146,15 +174,19 @@ def serve(settings: Settings, options: ServeOptions, out: TextIO = sys.stdout) -
         out.write(banner(settings, f"http://{host}:{port}"))
         out.flush()
         if not hasattr(os, "fork"):  # pragma: no cover - Windows: one worker, in this process
-            return run_worker(sock, settings, options, None)
+            return run_worker(socks[0], settings, options, None)
         from engagelab_kit.mock_server.lifecycle import Supervisor
 
         parent = os.getpid()
         fold = _FoldAside(state, parent) if state is not None else None
-        return Supervisor(options.workers, lambda index: run_worker(sock, settings, options, parent), fold,
-                          FOLD_EVERY_S).run()
+        def work(index: int) -> int:
+            # A replacement worker takes its predecessor's socket, and the connections waiting on it.
+            return run_worker(socks[index % len(socks)], settings, options, parent)
+
+        return Supervisor(options.workers, work, fold, FOLD_EVERY_S).run()
     finally:
-        sock.close()
+        for sock in socks:
+            sock.close()
         if state is not None:
             state.close()
         if scratch:

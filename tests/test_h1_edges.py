@@ -15,7 +15,7 @@ import pytest
 from engagelab_kit.mock_server import h1
 from engagelab_kit.mock_server.answer import DROPPED, Answer
 from engagelab_kit.mock_server.h1 import MAX_HEAD_BYTES, MAX_HEADERS
-from tests.test_h1 import _connection, _ok, _owing, _post, _recording, _statuses
+from tests.test_h1 import Recorder, _bodies, _connection, _ok, _owing, _post, _recording, _statuses
 
 
 def _message(raw: bytes) -> str:
@@ -225,7 +225,7 @@ def test_an_answer_sent_again_within_the_second_is_the_same_bytes_and_a_new_seco
 
 def test_the_date_is_renewed_each_second_and_the_kept_answers_with_it() -> None:
     async def scenario() -> None:
-        conn, transport = await _connection(lambda request, conn: _ok(b"{}"))
+        conn, _ = await _connection(lambda request, conn: _ok(b"{}"))
         conn.data_received(_post())
         before = conn.server.date
         assert conn.server.wire
@@ -233,3 +233,68 @@ def test_the_date_is_renewed_each_second_and_the_kept_answers_with_it() -> None:
         assert conn.server.date != before and not conn.server.wire
 
     asyncio.run(scenario())
+
+
+def _committing(failed: Answer | None = None) -> tuple[list[int], h1.Server]:
+    """A server in group-commit mode whose commit records how many answers it saw held."""
+    commits: list[int] = []
+    server = h1.Server(lambda request, conn: _ok(request.path.encode()), 1024, 10.0)
+
+    def commit() -> Answer | None:
+        commits.append(sum(1 for c in server.live for slot in c._queue if slot.held))
+        return failed
+
+    server.commit = commit
+    return commits, server
+
+
+def test_in_group_commit_answers_leave_only_after_the_turns_commit() -> None:
+    async def scenario() -> None:
+        commits, server = _committing()
+        transport = h1_connection(server)
+        conn = next(iter(server.live))
+        conn.data_received(_post("/a") + _post("/b"))
+        conn.data_received(b"GET /bad\x01 HTTP/1.1\r\n\r\n")  # refused by the protocol: after them, not before
+        assert transport.sent == b"" and commits == []
+        await asyncio.sleep(0)
+        assert commits == [2]
+        assert _statuses(transport.sent) == [200, 200, 400] and _bodies(transport.sent)[:2] == [b"/a", b"/b"]
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_commit_answers_every_held_request_with_the_failure() -> None:
+    async def scenario() -> None:
+        failed = Answer(500, [("Content-Type", "application/json")], b'{"code":-1}')
+        commits, server = _committing(failed)
+        transport = h1_connection(server)
+        next(iter(server.live)).data_received(_post("/a") * 2)
+        await asyncio.sleep(0)
+        assert commits == [2] and _statuses(transport.sent) == [500, 500]
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_settled_later_waits_for_the_next_commit() -> None:
+    async def scenario() -> None:
+        commits, server = _committing()
+        owed, handler = _owing()
+        server.handler = handler
+        transport = h1_connection(server)
+        next(iter(server.live)).data_received(_post())
+        await asyncio.sleep(0)
+        assert commits == [] and transport.sent == b""
+        owed[0].set_result(_ok(b"late"))
+        await asyncio.sleep(0)  # the future's callback
+        assert transport.sent == b""
+        await asyncio.sleep(0)  # the commit
+        assert commits == [1] and _bodies(transport.sent) == [b"late"]
+
+    asyncio.run(scenario())
+
+
+def h1_connection(server: h1.Server) -> Recorder:
+    conn = server.connection()
+    transport = Recorder()
+    conn.connection_made(transport)
+    return transport
