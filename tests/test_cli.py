@@ -88,3 +88,39 @@ def test_version_is_printed_on_stdout(capsys: pytest.CaptureFixture[str]) -> Non
     assert stopped.value.code == 0
     out, err = capsys.readouterr()
     assert out == f"engagelab-mock {__version__}\n" and err == ""
+
+
+def test_each_worker_gets_its_own_socket_on_one_port_and_a_held_port_is_still_refused() -> None:
+    import socket
+
+    from engagelab_kit.mock_server import ConfigError
+    from engagelab_kit.mock_server.serve import listen_each
+
+    socks = listen_each("127.0.0.1", 0, 3)
+    try:
+        ports = {sock.getsockname()[1] for sock in socks}
+        assert len(socks) == 3 and len(ports) == 1
+        for sock in socks:
+            sock.setblocking(False)
+        # The kernel spreads new connections over the sockets: 40 connections reach more than one.
+        port = ports.pop()
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        reached = set()
+        for index, sock in enumerate(socks):
+            try:
+                while True:
+                    accepted, _ = sock.accept()
+                    accepted.close()
+                    reached.add(index)
+            except BlockingIOError:
+                pass
+        for client in clients:
+            client.close()
+        assert len(reached) > 1
+        with pytest.raises(ConfigError, match="cannot listen"):  # even by one sharing the port itself
+            listen_each("127.0.0.1", socks[0].getsockname()[1], 2)
+    finally:
+        for sock in socks:
+            sock.close()
+    (alone,) = listen_each("127.0.0.1", 0, 1)
+    alone.close()
