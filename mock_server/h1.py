@@ -330,12 +330,14 @@ class Connection(asyncio.Protocol):
             return
         slot = _Slot(None, keep_alive, head)
         self._queue.append(slot)
-        if isinstance(reply, Answer):
-            self._answered(slot, reply)
-        else:
-            reply.add_done_callback(lambda done: self._settled(slot, done))
         if len(self._queue) >= MAX_QUEUED:
             self._pause_reading()
+        if isinstance(reply, Answer):
+            self._answered(slot, reply)
+            if slot.held:
+                return  # leaves with the commit (Server.hold)
+        else:
+            reply.add_done_callback(lambda done: self._settled(slot, done))
         self._flush()
 
     def _settled(self, slot: _Slot, done: asyncio.Future[Answer]) -> None:

@@ -215,8 +215,11 @@ class SqliteStore(SqliteState):
         return removed
 
     def has_faults(self) -> bool:
-        armed: int = FAULT_COUNT.unpack_from(self._fault_count())[0]
-        return armed > 0
+        # Asked twice per served request: the mapping is looked up here, not through a call.
+        armed = self._armed
+        count: int = FAULT_COUNT.unpack_from(
+            armed[1] if armed is not None and armed[0] == forks[0] else self._fault_count())[0]
+        return count > 0
 
     def take_fault(self, method: str, path: str, euid: int | None) -> Fault | None:
         with self._transaction(fold=False) as db:
