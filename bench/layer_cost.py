@@ -42,13 +42,6 @@ class _Sink(asyncio.Transport):
         return False
 
 
-def _example() -> bytes:
-    probe = mix.PROBE
-    head = f"POST {mix.PATH} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
-    head += "".join(f"{name}: {value}\r\n" for name, value in probe.headers.items())
-    return (head + f"Content-Length: {len(probe.body)}\r\n\r\n").encode() + probe.body
-
-
 async def _cost(handler: Any, commit: Any, requests: int, rounds: int, turn: int) -> float:
     server = Server(handler, 1 << 20, 10.0, commit)
     connections = []
@@ -56,7 +49,7 @@ async def _cost(handler: Any, commit: Any, requests: int, rounds: int, turn: int
         conn = server.connection()
         conn.connection_made(_Sink())
         connections.append(conn)
-    data = _example()
+    data = mix.PROBE.head("127.0.0.1:8080") + mix.PROBE.body
     best = float("inf")
     for _ in range(rounds + 1):  # the first round warms up: the head is learnt, the memos filled
         started = time.perf_counter()

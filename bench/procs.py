@@ -27,6 +27,12 @@ class Probe:
     headers: dict[str, str]
     body: bytes
 
+    def head(self, host: str = "bench") -> bytes:
+        """The request's head as it goes on the wire (POST, its headers, the body's length)."""
+        lines = [f"POST {self.path} HTTP/1.1", f"Host: {host}", *(f"{k}: {v}" for k, v in self.headers.items()),
+                 f"Content-Length: {len(self.body)}", "", ""]
+        return "\r\n".join(lines).encode()
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

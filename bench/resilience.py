@@ -37,22 +37,16 @@ def _connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=10)
 
 
-def _head(length: int) -> bytes:
-    lines = [f"POST {PROBE.path} HTTP/1.1", "Host: bench", *(f"{k}: {v}" for k, v in PROBE.headers.items()),
-             f"Content-Length: {length}", "", ""]
-    return "\r\n".join(lines).encode()
-
-
 def stalled_clients(port: int, samples: int = SAMPLES) -> Stalled:
     """Good requests, each on a new connection, while STALLED uploads sit mid-body and IDLE
     keep-alive connections say nothing."""
     with ExitStack() as stack:
         for _ in range(STALLED):
             sock = stack.enter_context(_connect(port))
-            sock.sendall(_head(len(PROBE.body)) + PROBE.body[:10])
+            sock.sendall(PROBE.head() + PROBE.body[:10])
         for _ in range(IDLE):
             sock = stack.enter_context(_connect(port))
-            sock.sendall(_head(len(PROBE.body)) + PROBE.body)
+            sock.sendall(PROBE.head() + PROBE.body)
             if not sock.recv(65536).startswith(b"HTTP/1.1 200"):
                 raise BenchError("an idle keep-alive connection's first request failed")
         time.sleep(0.2)
