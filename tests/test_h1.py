@@ -94,7 +94,11 @@ def _owing() -> tuple[list[asyncio.Future[Answer]], Callable[[HttpRequest, Conne
 
 
 async def _connection(handler: object, timeout: float = 10.0, max_body: int = 1024) -> tuple[Connection, Recorder]:
-    server = Server(handler, max_body, timeout)  # type: ignore[arg-type]
+    return _connect(Server(handler, max_body, timeout))  # type: ignore[arg-type]
+
+
+def _connect(server: Server) -> tuple[Connection, Recorder]:
+    """A new connection of ``server`` (inside a running loop), with a transport that records."""
     conn = server.connection()
     transport = Recorder()
     conn.connection_made(transport)

@@ -15,7 +15,7 @@ import pytest
 from engagelab_kit.mock_server import h1
 from engagelab_kit.mock_server.answer import DROPPED, Answer
 from engagelab_kit.mock_server.h1 import MAX_HEAD_BYTES, MAX_HEADERS
-from tests.test_h1 import Recorder, _bodies, _connection, _ok, _owing, _post, _recording, _statuses
+from tests.test_h1 import _bodies, _connect, _connection, _ok, _owing, _post, _recording, _statuses
 
 
 def _message(raw: bytes) -> str:
@@ -251,8 +251,7 @@ def _committing(failed: Answer | None = None) -> tuple[list[int], h1.Server]:
 def test_in_group_commit_answers_leave_only_after_the_turns_commit() -> None:
     async def scenario() -> None:
         commits, server = _committing()
-        transport = h1_connection(server)
-        conn = next(iter(server.live))
+        conn, transport = _connect(server)
         conn.data_received(_post("/a") + _post("/b"))
         conn.data_received(b"GET /bad\x01 HTTP/1.1\r\n\r\n")  # refused by the protocol: after them, not before
         assert transport.sent == b"" and commits == []
@@ -267,8 +266,8 @@ def test_a_failed_commit_answers_every_held_request_with_the_failure() -> None:
     async def scenario() -> None:
         failed = Answer(500, [("Content-Type", "application/json")], b'{"code":-1}')
         commits, server = _committing(failed)
-        transport = h1_connection(server)
-        next(iter(server.live)).data_received(_post("/a") * 2)
+        conn, transport = _connect(server)
+        conn.data_received(_post("/a") * 2)
         await asyncio.sleep(0)
         assert commits == [2] and _statuses(transport.sent) == [500, 500]
 
@@ -280,8 +279,8 @@ def test_an_answer_settled_later_waits_for_the_next_commit() -> None:
         commits, server = _committing()
         owed, handler = _owing()
         server.handler = handler
-        transport = h1_connection(server)
-        next(iter(server.live)).data_received(_post())
+        conn, transport = _connect(server)
+        conn.data_received(_post())
         await asyncio.sleep(0)
         assert commits == [] and transport.sent == b""
         owed[0].set_result(_ok(b"late"))
@@ -291,10 +290,3 @@ def test_an_answer_settled_later_waits_for_the_next_commit() -> None:
         assert commits == [1] and _bodies(transport.sent) == [b"late"]
 
     asyncio.run(scenario())
-
-
-def h1_connection(server: h1.Server) -> Recorder:
-    conn = server.connection()
-    transport = Recorder()
-    conn.connection_made(transport)
-    return transport

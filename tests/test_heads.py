@@ -18,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engagelab_kit.mock_server.answer import Answer
-from engagelab_kit.mock_server.h1 import Connection
+from engagelab_kit.mock_server.h1 import Connection, Server
 from engagelab_kit.mock_server.heads import HEAD_LIMIT, KnownHeads
 from engagelab_kit.mock_server.wire import HttpRequest
 from tests.cases import KEY, SECRET
 from tests.conftest import Served
-from tests.test_h1 import AUTH, BODY, _connection, _exchange, _post, _recording, _statuses
+from tests.test_h1 import AUTH, BODY, _connect, _connection, _exchange, _post, _recording, _statuses
 
 
 def _seen_twice(conn: Connection, data: bytes) -> None:
@@ -118,16 +118,14 @@ def test_a_known_head_whose_body_is_still_coming_is_parsed() -> None:
 def test_a_known_head_that_closes_still_closes() -> None:
     async def scenario() -> None:
         data = _post(extra="Connection: close\r\n")
-        heads = None
+        server = Server(_recording()[1], 1024, 10.0)
         for _ in range(3):  # one request per connection, the connections of one worker
-            conn, transport = await _connection(_recording()[1])
-            conn.server.heads = heads or conn.server.heads
-            heads = conn.server.heads
-            if len(heads.known()) == 1:
+            conn, transport = _connect(server)
+            if len(server.heads.known()) == 1:
                 conn.parser = _NoParser()  # type: ignore[assignment]
             conn.data_received(data)
             assert _statuses(transport.sent) == [200] and transport.closed
-        assert heads is not None and len(heads.known()) == 1
+        assert len(server.heads.known()) == 1
 
     asyncio.run(scenario())
 
