@@ -1,6 +1,7 @@
-"""From a plain ``HttpRequest`` to the bytes on the wire; shared by the WSGI and RSGI adapters.
+"""From a plain ``HttpRequest`` to the bytes on the wire; shared by the WSGI adapter and the served
+mock's dispatcher (``dispatch.py`` on the ``h1`` layer).
 
-Both adapters build the request their own way, then call ``answer``: the
+Both build the request their own way, then call ``answer``: the
 service decides, this module turns its decision (or a bug) into a status,
 headers and a JSON body, and says when the connection must be cut.
 """
@@ -21,7 +22,7 @@ _log = logging.getLogger("engagelab_mock")
 CONTROL_PREFIX = "/__mock"
 
 
-# Headers never carry Content-Length here: the RSGI server sets it, the WSGI adapter adds it.
+# Headers never carry Content-Length here: the h1 layer writes it, the WSGI adapter adds it.
 DROPPED = Answer(200, [("Content-Type", JSON_TYPE)], b"", drop=True)
 
 
