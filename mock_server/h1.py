@@ -291,7 +291,8 @@ class Connection(asyncio.Protocol):
         request = self._request(body)
         keep_alive = self.parser.should_keep_alive()
         # The first request of a read that began at a boundary: its head is the read's first bytes.
-        if fresh is not None and named and len(body) <= self.server.max_body and not is_control(request.path):
+        # (A body cut at the limit is not its declared length: heads.learn keeps no such head.)
+        if fresh is not None and named and not is_control(request.path):
             self.server.heads.learn(fresh, raw, request, keep_alive)
         self._finish(request, keep_alive)
 

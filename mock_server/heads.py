@@ -123,11 +123,11 @@ class KnownHeads:
         pieces: list[tuple[int, int, bytes]] = []
         at = 0
         position = data.index(b"\r\n") + 2
-        for line, (name, value) in zip(lines, raw, strict=True):
+        # No repeats: the headers' names are the raw ones in order, as h1 lower-cased them.
+        for line, (name, value), lowered in zip(lines, raw, headers, strict=True):
             parsed = _LINE.fullmatch(line)
             if parsed is None or parsed.group(1) != name or parsed.group(2) != value:
                 return  # not how this module reads a head: llhttp alone decides it
-            lowered = name.decode("latin-1").lower()
             if is_credential_header(lowered):
                 if not _FIELD_VALUE.fullmatch(value):
                     return
