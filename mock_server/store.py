@@ -7,10 +7,13 @@ state must survive a restart. Both have ``reset()``, as moto's backends do.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
+
+import orjson
 
 from engagelab_kit.mock_server.memo import Memo
 from engagelab_kit.mock_server.wire import is_credential_header
@@ -151,6 +154,15 @@ def compact(entry: JournalEntry) -> tuple[Any, ...]:
     return (entry.time, entry.method, entry.path, entry.query, entry.headers, bool(entry.headers_truncated),
             body.decode("utf-8", "replace"), entry.body_bytes, entry.body_bytes > len(body), entry.euid,
             entry.project, entry.code, entry.status, entry.message, entry.rule, entry.steered, entry.duration_ms)
+
+
+def json_bytes(value: Any, newline: bool = False) -> bytes:
+    """``value`` as compact JSON, as the shared store writes journal rows: orjson, or the stdlib
+    where orjson refuses (a lone surrogate in a header, which the stdlib escapes)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE if newline else None)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode() + (b"\n" if newline else b"")
 
 
 def expand(row: Sequence[Any]) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import time
@@ -37,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from engagelab_kit.mock_server.store import JournalEntry, bounded, compact
+from engagelab_kit.mock_server.store import JournalEntry, bounded, compact, json_bytes
 
 SEGMENT_LIMIT = 4 << 20  # bytes; past it the owner gives its segment up and starts a new one
 _UNBORN_AGE_S = 60.0
@@ -49,11 +48,7 @@ Row = tuple[float, int | None, int | None, str]  # (time, euid, code, the compac
 
 
 def entry_line(entry: JournalEntry) -> bytes:
-    line = (0, entry.time, entry.euid, entry.code, compact(bounded(entry)))
-    try:
-        return orjson.dumps(line, option=_NEWLINE)
-    except orjson.JSONEncodeError:  # e.g. a lone surrogate in a header: the stdlib escapes it
-        return json.dumps(line, separators=(",", ":")).encode() + b"\n"
+    return json_bytes((0, entry.time, entry.euid, entry.code, compact(bounded(entry))), newline=True)
 
 
 def merge_lines(merges: Iterable[tuple[str, int, dict[str, str]]]) -> list[bytes]:

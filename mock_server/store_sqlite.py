@@ -28,10 +28,8 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-import orjson
-
 from engagelab_kit.mock_server.sqlite_state import FAULT_COUNT, SqliteState, forks
-from engagelab_kit.mock_server.store import Fault, JournalEntry, bounded, compact, expand
+from engagelab_kit.mock_server.store import Fault, JournalEntry, bounded, compact, expand, json_bytes
 from engagelab_kit.mock_server.store_segments import SEGMENT_LIMIT, Segment, entry_line, merge_lines
 
 _GIVEN_UP_LIMIT = 16
@@ -39,11 +37,7 @@ _GIVEN_UP_LIMIT = 16
 
 def _entry_json(entry: JournalEntry) -> str:
     """The entry as the journal table keeps it: its ``compact`` row as a JSON array."""
-    row = compact(bounded(entry))
-    try:
-        return orjson.dumps(row).decode()
-    except orjson.JSONEncodeError:  # e.g. a lone surrogate in a header: the stdlib escapes it
-        return json.dumps(row)
+    return json_bytes(compact(bounded(entry))).decode()
 
 
 def _entry_from(text: str) -> dict[str, Any]:

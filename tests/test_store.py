@@ -135,3 +135,23 @@ def test_sqlite_state_is_shared_between_connections(tmp_path: Path) -> None:
     reopened = SqliteStore(path)
     assert reopened.contacts("p", 1) == {"email": "a"}
     reopened.close()
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_header_orjson_refuses_is_journaled_by_the_shared_store(tmp_path: Path, batched: bool) -> None:
+    # A lone surrogate (a str header handed over in process): the stdlib writes it escaped.
+    lone = entry(3, 0)._replace(headers={"x-odd": "a\ud800b"})
+    store = SqliteStore(str(tmp_path / "s.db"), 5, batched=batched)
+    store.record(lone)
+    store.flush()
+    (kept,) = store.journal()
+    assert kept["headers"] == {"x-odd": "a\ud800b"} and kept["euid"] == 3
+    store.close()
+
+
+def test_journal_json_is_compact_and_the_same_either_way() -> None:
+    from engagelab_kit.mock_server.store import json_bytes
+
+    assert json_bytes([1, "a", {"b": None}]) == b'[1,"a",{"b":null}]'
+    assert json_bytes([1, "a"], newline=True) == b'[1,"a"]\n'
+    assert json_bytes(["\ud800"]) == b'["\\ud800"]' and json_bytes(["\ud800"], newline=True) == b'["\\ud800"]\n'
