@@ -20,7 +20,9 @@ A line is a JSON array, newline-terminated:
   fold takes ``row``'s text as the journal keeps it without parsing it;
 - ``[1, stamp, project, euid, contacts]``: a merge; ``stamp`` is the monotonic clock (system-wide,
   never stepped back) when its batch was written, so a merge acknowledged before another was sent
-  sorts before it whichever worker wrote either.
+  sorts before it whichever worker wrote either;
+- ``[2, time, offset, duration]``: a journal entry that is the one whose line starts at ``offset``
+  in the same segment but for its time and duration (see ``Segment.write``).
 """
 
 from __future__ import annotations
@@ -45,10 +47,17 @@ _log = logging.getLogger("engagelab_mock")
 
 Merge = tuple[float, str, int, dict[str, str]]  # (stamp, project, euid, contacts)
 Row = tuple[float, int | None, int | None, str]  # (time, euid, code, the compact row's JSON text)
+_JOURNAL = (b"[0,", b"[2,")  # a journal entry, whole or as a reference to an earlier one
 
 
 def entry_line(entry: JournalEntry) -> bytes:
     return json_bytes((0, entry.time, entry.euid, entry.code, compact(bounded(entry))), newline=True)
+
+
+def _same_but_when(entry: JournalEntry, base: JournalEntry) -> bool:
+    """Whether ``entry`` is ``base`` but for its time and duration (a client repeating itself)."""
+    # Tuple comparison takes a shared object (the headers of a known head) as equal at once.
+    return entry[1:11] == base[1:11] and entry[12:] == base[12:]
 
 
 def merge_lines(merges: Iterable[tuple[str, int, dict[str, str]]]) -> list[bytes]:
@@ -73,6 +82,7 @@ class Segment:
         self.name = os.path.basename(self.path)
         self.size = 0
         self.closed = False
+        self._base: tuple[JournalEntry, int] | None = None  # the last entry written whole, and where
         # Locked before it has a segment's name: no fold can see it unlocked and take it for a
         # dead owner's. (A leftover "-new-" file of a process killed in between is removed by a fold.)
         made = f"{state_path}-new-{tag}"
@@ -84,6 +94,26 @@ class Segment:
             os.close(self.fd)
             os.unlink(made)
             raise
+
+    def write(self, merges: list[tuple[str, int, dict[str, str]]], entries: Iterable[JournalEntry]) -> None:
+        """Append a batch: its merges, then its journal entries. An entry that is the segment's
+        last written one but for its time and duration is written as a reference to that one's
+        line (``[2, time, offset, duration]``): a load generator's requests are all alike, and
+        their lines cost a worker 0.5 µs instead of 2.5 and a fold 35 bytes to read instead of 600."""
+        lines = merge_lines(merges)
+        at = self.size + sum(map(len, lines))
+        base = self._base
+        for entry in entries:
+            entry = bounded(entry)
+            if base is not None and _same_but_when(entry, base[0]):
+                line = orjson.dumps((2, entry.time, base[1], entry.duration_ms), option=_NEWLINE)
+            else:
+                line = entry_line(entry)
+                base = (entry, at)
+            lines.append(line)
+            at += len(line)
+        self.append(b"".join(lines))
+        self._base = base
 
     def append(self, data: bytes) -> None:
         """Write ``data`` (whole lines); when this returns, every line is in the kernel's hands."""
@@ -113,7 +143,7 @@ class Fold:
 
     merges: list[Merge] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
-    lines: list[tuple[float, bytes]] = field(default_factory=list)  # journal lines, parsed only if kept
+    lines: list[tuple[float, bytes, _Bases]] = field(default_factory=list)  # journal lines, parsed only if kept
     offsets: list[tuple[str, int]] = field(default_factory=list)  # (segment name, folded up to)
     dead: list[tuple[str, int]] = field(default_factory=list)  # (path, descriptor holding its lock)
     stale: list[str] = field(default_factory=list)  # offset rows of segments no longer there
@@ -131,30 +161,31 @@ def read(state_path: str, folded: dict[str, int], own: str | None, keep: int) ->
     directory, base = os.path.split(os.path.abspath(state_path))
     prefix, unborn = base + "-seg-", base + "-new-"
     fold = Fold()
+    reading: list[int] = []  # live owners' segments, open until their references are resolved
     try:
         for name in sorted(os.listdir(directory)):
             if name.startswith(prefix):
-                _read_one(fold, os.path.join(directory, name), name, folded.pop(name, 0), name == own)
+                _read_one(fold, os.path.join(directory, name), name, folded.pop(name, 0), name == own, keep, reading)
             elif name.startswith(unborn):
                 _remove_unborn(os.path.join(directory, name))
+        fold.stale = list(folded)
+        fold.merges.sort(key=_first)
+        fold.lines.sort(key=_first)
+        # Under load the journal turns over in about a second: most rows a fold finds would be
+        # trimmed at once, so only the kept ones are made into rows and written.
+        kept = fold.lines[len(fold.lines) - keep:] if keep else []
+        fold.lines = []
+        for stamp, line, bases in kept:
+            try:
+                fold.rows.append((stamp, *bases.row(line)))
+            except (ValueError, OSError):
+                _malformed(line)
     except BaseException:
         fold.release()
         raise
-    fold.stale = list(folded)
-    fold.merges.sort(key=_first)
-    fold.lines.sort(key=_first)
-    # Under load the journal turns over in about a second: most rows a fold finds would be
-    # trimmed at once, so only the kept ones are parsed and written.
-    kept = fold.lines[len(fold.lines) - keep:] if keep else []
-    fold.lines = []
-    for stamp, line in kept:
-        try:
-            _, _, euid, code, row = line.split(b",", 4)
-            if not (row.startswith(b"[") and row.endswith(b"]]")):
-                raise ValueError("not a journal row")
-            fold.rows.append((stamp, _int(euid), _int(code), row[:-1].decode()))
-        except ValueError:
-            _malformed(line)
+    finally:
+        for fd in reading:
+            os.close(fd)
     return fold
 
 
@@ -188,7 +219,7 @@ def _remove_unborn(path: str) -> None:
             os.close(fd)
 
 
-def _read_one(fold: Fold, path: str, name: str, offset: int, own: bool) -> None:
+def _read_one(fold: Fold, path: str, name: str, offset: int, own: bool, keep: int, reading: list[int]) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -212,33 +243,88 @@ def _read_one(fold: Fold, path: str, name: str, offset: int, own: bool) -> None:
     # owner's partial last line was never acknowledged (its write did not return).
     end = data.rfind(b"\n") + 1
     if end:
-        _parse(fold, data[:end])
+        _parse(fold, data[:end], keep, offset, fd)
     fold.offsets.append((name, offset + end))
     if dead:
         fold.dead.append((path, fd))
     else:
-        os.close(fd)
+        reading.append(fd)
 
 
-def _parse(fold: Fold, data: bytes) -> None:
-    lines, merges = fold.lines, fold.merges
+class _Bases:
+    """The whole journal lines that one segment's references (``[2, ...]``) stand on, each parsed
+    once: in the data a fold read, or before it (folded already, still in the file)."""
+
+    def __init__(self, data: bytes, start: int, fd: int) -> None:
+        self.data, self.start, self.fd = data, start, fd
+        # offset -> (euid, code, the row's text between its time and its duration)
+        self._parts: dict[bytes, tuple[int | None, int | None, str]] = {}
+
+    def row(self, line: bytes) -> tuple[int | None, int | None, str]:
+        """A journal line's (euid, code, row text); a reference's are its base's, with its own
+        time and duration."""
+        if line[1] != 50:  # "[0,"
+            return _whole_row(line)
+        _, stamp, at, duration = line.split(b",")
+        parts = self._parts.get(at)
+        if parts is None:
+            euid, code, row = _whole_row(self._read(int(at)))
+            # A row's first value is its time and its last its duration: the middle is kept.
+            parts = self._parts[at] = (euid, code, row[row.index(","):row.rindex(",") + 1])
+        if not duration.endswith(b"]"):
+            raise ValueError("not a reference")
+        return parts[0], parts[1], "".join(("[", stamp.decode(), parts[2], duration[:-1].decode(), "]"))
+
+    def _read(self, offset: int) -> bytes:
+        if offset >= self.start:
+            at = offset - self.start
+            return self.data[at:self.data.index(b"\n", at)]
+        line, chunk = b"", 1 << 16
+        while not line.endswith(b"\n"):
+            more = os.pread(self.fd, chunk, offset + len(line))
+            if not more:
+                raise ValueError("a reference past the segment's end")
+            line += more[:more.find(b"\n") + 1 or len(more)]
+        return line[:-1]
+
+
+def _whole_row(line: bytes) -> tuple[int | None, int | None, str]:
+    _, _, euid, code, row = line.split(b",", 4)
+    if not (line.startswith(b"[0,") and row.startswith(b"[") and row.endswith(b"]]")):
+        raise ValueError("not a journal row")
+    return _int(euid), _int(code), row[:-1].decode()
+
+
+def _parse(fold: Fold, data: bytes, keep: int, start: int, fd: int) -> None:
+    """The segment's merges, and its last ``keep`` journal lines with their times: a segment's lines
+    are in the order its owner answered, so no earlier journal line can be among the ``keep`` latest.
+    Under load a fold finds tens of thousands of lines a second; sorting them into kinds is left to
+    list comprehensions, and only what is kept gets a line of Python each."""
+    lines = data.split(b"\n")
+    lines.pop()  # data ends with a newline
+    journal = [line for line in lines if line[:3] in _JOURNAL]
+    merged = [line for line in lines if line[:3] == b"[1,"]
+    if len(journal) + len(merged) != len(lines):
+        for line in lines:
+            if line and line[:3] not in (b"[0,", b"[1,", b"[2,"):
+                _malformed(line)
+    kept, bases = fold.lines.append, _Bases(data, start, fd)
+    for line in journal[len(journal) - keep:] if keep else ():
+        try:
+            kept((float(line[3:line.index(b",", 3)]), line, bases))  # whole or not, its time comes first
+        except ValueError:
+            _malformed(line)
+    merges = fold.merges.append
     # A client repeating itself repeats the merge line but its stamp: each such line parsed once.
     users: dict[bytes, tuple[str, int, dict[str, str]]] = {}
-    keep = lines.append
-    for line in data.split(b"\n")[:-1]:
+    for line in merged:
         try:
-            # Run for every line a worker wrote, so the least work: the time, to sort by.
-            if line[:3] == b"[0,":
-                keep((float(line[3:line.index(b",", 3)]), line))
-            elif line.startswith(b"[1,"):
-                _, stamp, user = line.split(b",", 2)
-                parsed = users.get(user)
-                if parsed is None:
-                    project, euid, contacts = orjson.loads(b"[" + user)
-                    parsed = users[user] = (project, euid, contacts)
-                merges.append((float(stamp), *parsed))
-            elif line:
-                raise ValueError("unknown record")
+            _, stamp, user = line.split(b",", 2)
+            parsed = users.get(user)
+            if parsed is None:
+                project, euid, contacts = orjson.loads(b"[" + user)
+                parsed = users[user] = (project, euid, contacts)
+            merges((float(stamp), *parsed))
         except (ValueError, TypeError):
             _malformed(line)
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from engagelab_kit.mock_server.sqlite_state import FAULT_COUNT, SqliteState, forks
 from engagelab_kit.mock_server.store import Fault, JournalEntry, bounded, compact, expand, json_bytes
-from engagelab_kit.mock_server.store_segments import SEGMENT_LIMIT, Segment, entry_line, merge_lines
+from engagelab_kit.mock_server.store_segments import SEGMENT_LIMIT, Segment
 
 _GIVEN_UP_LIMIT = 16
 
@@ -75,7 +75,7 @@ class SqliteStore(SqliteState):
             entries, self._entries = self._entries, []
             if self.batched and self._segmented:
                 segment = self._segment()
-                segment.append(b"".join([*merge_lines(merges), *map(entry_line, entries)]))
+                segment.write(merges, entries)
                 if segment.size >= SEGMENT_LIMIT:
                     self._rotate(segment)
                 return

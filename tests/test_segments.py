@@ -11,10 +11,12 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engagelab_kit.mock_server import store_segments, store_sqlite
 from engagelab_kit.mock_server.store import JournalEntry
@@ -153,6 +155,117 @@ def test_a_partly_written_line_waits_until_it_is_whole(state: Path) -> None:
     os.write(segment.fd, line[40:])
     assert [e["path"] for e in reader.journal()] == ["/1", "/2"]
     assert [e["path"] for e in reader.journal()] == ["/1", "/2"]  # and only once
+    writer.close()
+    reader.close()
+
+
+def alike(n: float, body: bytes = b'{"a":1}') -> JournalEntry:
+    """The same request answered the same way, at another time and taking another while."""
+    return entry(n)._replace(path="/same", body=body, body_bytes=len(body), duration_ms=float(n))
+
+
+def whole(entries: list[JournalEntry], path: Path) -> list[dict[str, object]]:
+    """The journal a store writing every entry straight to SQLite gives: no segment, no reference."""
+    direct = SqliteStore(f"{path}.direct-{len(entries)}")
+    for e in entries:
+        direct.record(e)
+    read = [{k: v for k, v in e.items() if k != "id"} for e in direct.journal(limit=1000)]
+    direct.close()
+    return read
+
+
+def read_back(reader: SqliteStore) -> list[dict[str, object]]:
+    return [{k: v for k, v in e.items() if k != "id"} for e in reader.journal(limit=1000)]
+
+
+def test_a_repeated_entry_is_written_as_a_reference_and_read_back_whole(state: Path) -> None:
+    writer, reader = SqliteStore(str(state), batched=True), SqliteStore(str(state))
+    first = [alike(n) for n in range(5)]
+    for e in first:
+        writer.record(e)
+    writer.flush()
+    lines = segments(state)[0].read_bytes().splitlines()
+    assert [line[:3] for line in lines] == [b"[0,"] + [b"[2,"] * 4
+    assert max(map(len, lines[1:])) < 40
+    assert read_back(reader) == whole(first, state)
+    # Read after that fold: their base is before what the next fold reads, in the file.
+    later = [alike(n) for n in range(5, 8)]
+    for e in later:
+        writer.record(e)
+    writer.flush()
+    assert read_back(reader) == whole(first + later, state)
+    # Another request starts a new base; the one after it refers to that one.
+    other = [alike(8, b'{"a":2}'), alike(9, b'{"a":2}'), alike(10)]
+    for e in other:
+        writer.record(e)
+    writer.flush()
+    assert [line[:3] for line in segments(state)[0].read_bytes().splitlines()[-3:]] == [b"[0,", b"[2,", b"[0,"]
+    assert read_back(reader) == whole(first + later + other, state)
+    writer.close()
+    reader.close()
+
+
+_VARIANTS: dict[str, tuple[Any, Any]] = {
+    "method": ("POST", "PUT"), "path": ("/same", "/other"), "query": ("", "a=1"),
+    "headers": ({"authorization": "Basic x"}, {"authorization": "Basic x", "x-a": "1"}),
+    "body": (b"{}", b'{"a":1}'), "euid": (None, 7), "project": (None, "p"), "code": (0, 40050),
+    "status": (200, 400), "message": (None, "m"), "rule": (None, "r"), "steered": (None, "fault 1"),
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from([None, *_VARIANTS]), st.booleans()), min_size=1, max_size=12))
+def test_any_run_of_entries_reads_back_as_written_whole(tmp_path: Path, steps: list[tuple[str | None, bool]]) -> None:
+    """References stand only for entries that differ in nothing but time and duration: each step
+    repeats the previous request, or changes one thing of it; a reader folds after some."""
+    state = tmp_path / f"{os.urandom(4).hex()}.db"
+    writer, reader = SqliteStore(str(state), batched=True), SqliteStore(str(state))
+    fields = {name: first for name, (first, _) in _VARIANTS.items()}
+    written = []
+    for n, (change, fold) in enumerate(steps):
+        if change is not None:
+            a, b = _VARIANTS[change]
+            fields[change] = b if fields[change] == a else a
+        e = entry(n)._replace(duration_ms=n / 4, body_bytes=len(fields["body"]), **fields)
+        written.append(e)
+        writer.record(e)
+        writer.flush()
+        if fold:
+            reader.fold()
+    assert read_back(reader) == whole(written, state)
+    writer.close()
+    reader.close()
+
+
+def test_references_in_two_segments_keep_the_latest_entries(state: Path) -> None:
+    a, b = SqliteStore(str(state), batched=True), SqliteStore(str(state), batched=True)
+    for n in range(20):
+        (a if n % 2 else b).record(alike(n))
+        if n % 3 == 2:
+            a.flush()
+            b.flush()
+    a.flush()
+    b.flush()
+    assert len(segments(state)) == 2
+    reader = SqliteStore(str(state), journal_size=5)
+    assert [e["duration_ms"] for e in reader.journal()] == [15.0, 16.0, 17.0, 18.0, 19.0]
+    for store in (a, b, reader):
+        store.close()
+
+
+def test_a_reference_to_nothing_is_skipped(state: Path, caplog: pytest.LogCaptureFixture) -> None:
+    writer, reader = SqliteStore(str(state), batched=True), SqliteStore(str(state))
+    writer.record(alike(1))
+    writer.flush()
+    segment = writer._segment_of[1] if writer._segment_of else None
+    assert segment is not None
+    # Not written by a store: past the end, at a merge, mid-line, and a cut reference.
+    os.write(segment.fd, b"[1,5.0,\"p\",1,{}]\n[2,1000000002.0,999999,2.0]\n[2,1000000003.0,0,3.0]\n"
+                         b"[2,1000000004.0,3,4.0]\n[2,1000000005.0,0\n")
+    writer.record(alike(6, b"{}"))
+    writer.flush()
+    assert [e["duration_ms"] for e in reader.journal()] == [1.0, 3.0, 6.0]
+    assert sum("malformed" in r.getMessage() for r in caplog.records) == 3
     writer.close()
     reader.close()
 
