@@ -79,10 +79,10 @@ def measure(rig: Rig, name: str, command: Callable[[int], Sequence[str]],
             check(server.url)
         note(f"  {name}: ready in {samples[-1]:.3f} s; per workload {warmup} s warm-up, {plan.seconds} s load")
         for workload in workloads:
-            data = rig.data_files[workload]
-            wrk.run(rig.wrk_exe, server.url, data, plan.threads, plan.connections, warmup)
+            data, static = rig.data_files[workload], workload == EXAMPLE
+            wrk.run(rig.wrk_exe, server.url, data, plan.threads, plan.connections, warmup, static)
             cpu_before = server.cpu_seconds()
-            load = wrk.run(rig.wrk_exe, server.url, data, plan.threads, plan.connections, plan.seconds)
+            load = wrk.run(rig.wrk_exe, server.url, data, plan.threads, plan.connections, plan.seconds, static)
             cpu = server.cpu_seconds() - cpu_before
             runs[workload] = Run(load, round(cpu * 1e6 / max(load.requests, 1), 1))
         rss, pss = server.memory_mb()

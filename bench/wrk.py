@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,13 +37,17 @@ def ensure_wrk() -> str:
     return executable("wrk", "wrk")
 
 
-def run(wrk: str, url: str, data_file: Path, threads: int, connections: int, seconds: int) -> Load:
+def run(wrk: str, url: str, data_file: Path, threads: int, connections: int, seconds: int,
+        static: bool = False) -> Load:
+    """``static``: the data holds one request (the example workload), which wrk then builds once
+    per thread instead of calling the script for each request (see mix.lua)."""
     command = [
         wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
         "-s", str(LUA_SCRIPT), url, str(data_file), str(threads),
     ]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False,
+                                env={**os.environ, "BENCH_STATIC": "1" if static else "0"})
     except subprocess.TimeoutExpired:
         raise BenchError(f"wrk did not finish a {seconds} s run against {url}") from None
     line = next((x for x in result.stdout.splitlines() if x.startswith(_MARKER)), None)

@@ -3,12 +3,15 @@ every figure. No performance target is asserted here: the figures are whatever t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
 import re
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -220,3 +223,54 @@ def test_quick_benchmark_prints_every_figure_for_the_mock_and_the_references(tmp
     assert by_target["example >= 0.5x nginx ceiling (same run)"] in {"PASS", "FAIL"}
     # Every target is judged or says why not.
     assert {v["outcome"] for v in figures["verdicts"]} <= {"PASS", "FAIL", "n/a"}
+
+
+def _first_request(static: bool, data: Path) -> tuple[str, dict[str, str], bytes]:
+    """What wrk sends first for the example workload: its request line, headers and body."""
+    from bench import wrk
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        while not seen:  # wrk opens (and closes at once) a connection before its load's
+            conn, _ = listener.accept()
+            with conn:
+                data = more = conn.recv(65536)
+                while more and (b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data)):
+                    more = conn.recv(65536)
+                    data += more
+                if data:
+                    seen.append(data)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    with contextlib.suppress(Exception):  # wrk reports the closed connections: only what it sent counts
+        wrk.run(wrk.ensure_wrk(), url, data, 1, 1, 1, static)
+    thread.join(10)
+    listener.close()
+    head, body = seen[0].split(b"\r\n\r\n", 1)
+    line, *fields = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (f.split(":", 1) for f in fields)}
+    assert headers["host"] == url.removeprefix("http://")
+    return line, {**headers, "host": "(the target)"}, body
+
+
+def _length(data: bytes) -> int:
+    found = re.search(rb"(?i)content-length:\s*(\d+)", data)
+    return int(found.group(1)) if found else 0
+
+
+@pytest.mark.served
+@pytest.mark.timeout(600)
+def test_wrk_sends_the_same_example_request_built_once_as_built_per_request(tmp_path: Path) -> None:
+    from bench import mix
+
+    data = tmp_path / "example.lua"
+    data.write_text(mix.lua_data(example_only=True))
+    static, dynamic = _first_request(True, data), _first_request(False, data)
+    assert static == dynamic
+    assert static[0] == f"POST {mix.PATH} HTTP/1.1" and "host" in static[1] and "authorization" in static[1]
+    assert json.loads(static[2]) == json.loads(mix.PROBE.body)
