@@ -100,7 +100,8 @@ class Segment:
         """Append a batch: its merges, then its journal entries. An entry that is the segment's
         last written one but for its time and duration is written as a reference to that one's
         line (``[2, time, offset, duration]``): a load generator's requests are all alike, and
-        their lines cost a worker 0.5 µs instead of 2.5, and a fold 35 bytes to read instead of 600."""
+        such a line costs a worker under 1 µs instead of 2.5, and a fold 35 bytes to read instead
+        of 600."""
         lines = merge_lines(merges)
         at = self.size + sum(map(len, lines))
         base = self._base
@@ -265,7 +266,7 @@ class _Bases:
     def row(self, line: bytes) -> tuple[int | None, int | None, str]:
         """A journal line's (euid, code, row text); a reference's are its base's, with its own
         time and duration."""
-        if line[1] != 50:  # "[0,"
+        if line[1] != 50:  # not "[2,": a whole line
             return _whole_row(line)
         _, stamp, at, duration = line.split(b",")
         parts = self._parts.get(at)
