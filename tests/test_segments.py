@@ -270,6 +270,31 @@ def test_a_reference_to_nothing_is_skipped(state: Path, caplog: pytest.LogCaptur
     reader.close()
 
 
+def test_lines_no_store_writes_are_skipped_and_the_rest_folded(state: Path, caplog: pytest.LogCaptureFixture) -> None:
+    writer, reader = SqliteStore(str(state), batched=True), SqliteStore(str(state))
+    writer.record(alike(1))
+    writer.flush()
+    assert [e["duration_ms"] for e in reader.journal()] == [1.0]  # folded: what follows is read after it
+    segment = writer._segment_of[1] if writer._segment_of else None
+    assert segment is not None
+    os.write(segment.fd, b"\n".join([
+        b"[2,1000000002.0,0,2.0]",  # its base folded before: read back from the file
+        b"[2,1000000003.0,99999,3.0]",  # a base before this read, past the file's end
+        b"[2,1000000004.0,0,4.0",  # not closed
+        b"[0,soon,null,0,[]]",  # no time
+        b"[9,1,2]",  # no such kind
+        b'[1,5.0,"p",1,{"email":"a"}]',
+        b'[1,6.0,"p",1,{"email":"a"}]',  # the same user and contacts again: parsed once
+        b'[1,7.0,"p",{}]',  # a merge without a user
+        b"",
+    ]))
+    assert [e["duration_ms"] for e in reader.journal()] == [1.0, 2.0]
+    assert reader.contacts("p", 1) == {"email": "a"}
+    assert sum("malformed" in r.getMessage() for r in caplog.records) == 5
+    writer.close()
+    reader.close()
+
+
 @pytest.mark.parametrize("then", ["read", "restart"])
 def test_a_killed_owner_loses_nothing_acknowledged(state: Path, children: Callable[[], Child], then: str) -> None:
     SqliteStore(str(state)).close()
