@@ -163,12 +163,7 @@ class SqliteState:
 
     def _apply(self, db: sqlite3.Connection, merges: list[tuple[str, int, dict[str, str]]],
                rows: list[tuple[int | None, int | None, str]]) -> None:
-        users: dict[tuple[str, int], dict[str, str]] = {}
-        for p, e, c in merges:
-            # One user written several times (a client repeating itself) is written once, with
-            # its merges applied in order.
-            merged = users.get((p, e))
-            users[p, e] = c if merged is None else {**merged, **c}
+        users = store_segments.by_user(merges)
         if users:
             db.executemany("INSERT OR IGNORE INTO users VALUES (?, ?)", users)
             db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)",

@@ -61,13 +61,19 @@ def entry_line(entry: JournalEntry) -> bytes:
 _BUT_WHEN = operator.itemgetter(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16)
 
 
-def merge_lines(merges: Iterable[tuple[str, int, dict[str, str]]]) -> list[bytes]:
-    """One line per user: a user merged several times in a batch (a client repeating itself) is
-    written once, with its merges applied in order."""
+def by_user(merges: Iterable[tuple[str, int, dict[str, str]]]) -> dict[tuple[str, int], dict[str, str]]:
+    """Each user's merges, applied in order: a user merged several times (a client repeating
+    itself) is written once, by a worker's batch and by a fold alike."""
     users: dict[tuple[str, int], dict[str, str]] = {}
     for p, e, c in merges:
         merged = users.get((p, e))
         users[p, e] = c if merged is None else {**merged, **c}
+    return users
+
+
+def merge_lines(merges: Iterable[tuple[str, int, dict[str, str]]]) -> list[bytes]:
+    """One line per user (``by_user``)."""
+    users = by_user(merges)
     # Request bodies with a lone surrogate are refused before they are merged (jsonbody), so
     # orjson encodes every merge; if one ever failed, the batch fails as a SQLite write would.
     stamp = time.monotonic()
